@@ -1,0 +1,96 @@
+"""Fixtures for the whole suite: a real PostgreSQL, one fresh database per service, the apps.
+
+PostgreSQL is the server named by ``DATABASE_URL`` when it is set, else the embedded one
+(``.data/postgres``), started for the run and stopped after it if the run started it.
+Each service gets a database of its own, created and migrated for this run and dropped
+after it, so runs never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from mims_shared.db import database_name, maintenance_url
+from mims_stack.database import DATA_DIR, prepare
+from mims_stack.embedded import EmbeddedPostgres
+from mims_stack.services import SERVICES, spec
+
+ROOT = Path(__file__).parent
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """The URL of the PostgreSQL server the suite runs on."""
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    embedded = EmbeddedPostgres(ROOT / DATA_DIR)
+    url = embedded.start()
+    yield url
+    if embedded.started_here:
+        embedded.stop()
+
+
+async def _drop(urls: list[str]) -> None:
+    if not urls:
+        return
+    conn = await asyncpg.connect(maintenance_url(urls[0]))
+    try:
+        for url in urls:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def databases(pg_server: str) -> AsyncIterator[dict[str, str]]:
+    """``{service: url}``: a fresh, migrated database per service for this run."""
+    names = {s.name: f"mims_test_{s.name.replace('-', '_')}_{RUN_ID}" for s in SERVICES}
+    urls = await prepare(pg_server, SERVICES, names)
+    yield urls
+    await _drop(list(urls.values()))
+
+
+@asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client talking to ``app`` in process, with its lifespan run."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+@pytest.fixture(scope="session")
+def settings_for(databases: dict[str, str]) -> Callable[..., object]:
+    """Build a service's settings pointing at its test database."""
+
+    def build(service: str, **overrides: object) -> object:
+        module = __import__(f"{spec(service).package}.settings", fromlist=["x"])
+        cls = next(
+            v
+            for k, v in vars(module).items()
+            if k.endswith("Settings") and k != "ServiceSettings" and isinstance(v, type)
+        )
+        return cls(
+            database_url=databases[service], access_log=False, environment="test", **overrides
+        )
+
+    return build
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

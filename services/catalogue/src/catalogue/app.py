@@ -1,0 +1,41 @@
+"""The catalogue application: ``create_app(settings)`` is the only wiring point."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from mims_shared.health import Readiness
+from mims_shared.settings import open_database
+from mims_shared.web.factory import build_app
+from mims_shared.web.formats import render_problem_json
+
+from catalogue import __version__
+from catalogue.datasets.router import router as datasets_router
+from catalogue.datasets.service import DatasetService
+from catalogue.settings import MIGRATIONS, CatalogueSettings
+
+
+def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
+    settings = settings or CatalogueSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = open_database(settings)
+        app.state.readiness = Readiness(db, MIGRATIONS)
+        app.state.datasets = DatasetService(db, settings.public_base_url)
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    return build_app(
+        settings,
+        contract="catalogue",
+        title="MIMs catalogue (DCAT-AP 3)",
+        version=__version__,
+        render=render_problem_json,
+        lifespan=lifespan,
+        routers=[datasets_router],
+    )

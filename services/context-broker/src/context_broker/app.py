@@ -1,0 +1,42 @@
+"""The context broker application: ``create_app(settings)`` is the only wiring point."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from mims_shared.health import Readiness
+from mims_shared.settings import open_database
+from mims_shared.web.factory import build_app
+from mims_shared.web.formats import render_ngsild_problem
+
+from context_broker import __version__
+from context_broker.entities.router import router as entities_router
+from context_broker.entities.service import EntityService
+from context_broker.settings import MIGRATIONS, BrokerSettings
+
+
+def create_app(settings: BrokerSettings | None = None) -> FastAPI:
+    settings = settings or BrokerSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = open_database(settings)
+        app.state.readiness = Readiness(db, MIGRATIONS)
+        app.state.entities = EntityService(db)
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    return build_app(
+        settings,
+        contract="context-broker",
+        title="MIMs context broker (NGSI-LD, MIM1/MIM2)",
+        version=__version__,
+        render=render_ngsild_problem,
+        lifespan=lifespan,
+        routers=[entities_router],
+        strip_trailing_slash=True,
+    )

@@ -1,0 +1,1 @@
+"""Context information provision and consumption: entities."""

@@ -1,0 +1,40 @@
+"""Media types and the JSON-LD Link header (ETSI GS CIM 009 V1.8.1, 6.3.4-6.3.6)."""
+
+from __future__ import annotations
+
+from mims_shared.errors import NotAcceptable
+
+JSON = "application/json"
+JSONLD = "application/ld+json"
+CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
+JSONLD_CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
+
+
+def choose_response_type(accept: str | None) -> str:
+    """``application/json`` or ``application/ld+json`` by the ``Accept`` header (6.3.6)."""
+    if not accept:
+        return JSON
+    best: tuple[float, str] | None = None
+    for part in accept.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        media = fields[0].lower()
+        q = 1.0
+        for f in fields[1:]:
+            if f.startswith("q="):
+                try:
+                    q = float(f[2:])
+                except ValueError:
+                    q = 0.0
+        offered = {JSON: JSON, JSONLD: JSONLD, "*/*": JSON, "application/*": JSON}.get(media)
+        if offered and q > 0 and (best is None or q > best[0]):
+            best = (q, offered)
+    if best is None:
+        raise NotAcceptable(
+            f"None of the media types in Accept ({accept[:200]}) can be produced;"
+            f" this resource is available as {JSON} or {JSONLD}"
+        )
+    return best[1]
+
+
+def context_link(url: str) -> str:
+    return f'<{url}>; rel="{JSONLD_CONTEXT_REL}"; type="{JSONLD}"'

@@ -1,0 +1,209 @@
+"""Create, Retrieve and Delete Entity over HTTP, with their errors (ETSI GS CIM 009 V1.8.1)."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import orjson
+import pytest
+
+ERR = "https://uri.etsi.org/ngsi-ld/errors/"
+JSON = {"Content-Type": "application/json"}
+
+
+def new_id() -> str:
+    return f"urn:ngsi-ld:ParkingSpot:{uuid.uuid4().hex}"
+
+
+def spot(eid: str) -> dict[str, object]:
+    return {
+        "id": eid,
+        "type": "ParkingSpot",
+        "status": {"type": "Property", "value": "free"},
+        "location": {
+            "type": "GeoProperty",
+            "value": {"type": "Point", "coordinates": [4.35, 50.85]},
+        },
+    }
+
+
+async def test_create_then_retrieve_returns_the_entity(client: httpx.AsyncClient) -> None:
+    eid = new_id()
+    resp = await client.post("/ngsi-ld/v1/entities", json=spot(eid))
+    assert resp.status_code == 201
+    assert resp.headers["location"] == f"/ngsi-ld/v1/entities/{eid}"
+    got = await client.get(f"/ngsi-ld/v1/entities/{eid}")
+    assert got.status_code == 200
+    assert got.headers["content-type"] == "application/json"
+    assert got.json() == spot(eid)
+    assert "ngsi-ld-core-context" in got.headers["link"]
+
+
+async def test_trailing_slash_is_served_like_ngsildclient_sends_it(
+    client: httpx.AsyncClient,
+) -> None:
+    eid = new_id()
+    assert (await client.post("/ngsi-ld/v1/entities/", json=spot(eid))).status_code == 201
+    assert (await client.get(f"/ngsi-ld/v1/entities/{eid}")).status_code == 200
+
+
+async def test_ld_json_keeps_its_context_and_sys_attrs_are_added(
+    client: httpx.AsyncClient,
+) -> None:
+    eid = new_id()
+    body = {**spot(eid), "@context": "https://smartdatamodels.org/context.jsonld"}
+    resp = await client.post(
+        "/ngsi-ld/v1/entities",
+        content=orjson.dumps(body),
+        headers={"Content-Type": "application/ld+json"},
+    )
+    assert resp.status_code == 201
+    got = await client.get(
+        f"/ngsi-ld/v1/entities/{eid}",
+        params={"options": "sysAttrs"},
+        headers={"Accept": "application/ld+json"},
+    )
+    assert got.headers["content-type"] == "application/ld+json"
+    entity = got.json()
+    assert entity["@context"] == "https://smartdatamodels.org/context.jsonld"
+    assert entity["createdAt"].endswith("Z") and entity["modifiedAt"].endswith("Z")
+
+
+async def test_tenants_are_isolated(client: httpx.AsyncClient) -> None:
+    eid = new_id()
+    created = await client.post(
+        "/ngsi-ld/v1/entities", json=spot(eid), headers={"NGSILD-Tenant": "city-a"}
+    )
+    assert created.status_code == 201
+    assert (await client.get(f"/ngsi-ld/v1/entities/{eid}")).status_code == 404
+    other = await client.get(f"/ngsi-ld/v1/entities/{eid}", headers={"NGSILD-Tenant": "city-b"})
+    assert other.status_code == 404
+    own = await client.get(f"/ngsi-ld/v1/entities/{eid}", headers={"NGSILD-Tenant": "city-a"})
+    assert own.status_code == 200
+
+
+async def test_delete_removes_the_entity(client: httpx.AsyncClient) -> None:
+    eid = new_id()
+    await client.post("/ngsi-ld/v1/entities", json=spot(eid))
+    assert (await client.delete(f"/ngsi-ld/v1/entities/{eid}")).status_code == 204
+    missing = await client.get(f"/ngsi-ld/v1/entities/{eid}")
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "type": ERR + "ResourceNotFound",
+        "title": "Resource not found",
+        "status": 404,
+        "detail": f"Entity {eid} does not exist",
+        "instance": f"/ngsi-ld/v1/entities/{eid}",
+    }
+
+
+async def test_creating_twice_is_already_exists(client: httpx.AsyncClient) -> None:
+    eid = new_id()
+    await client.post("/ngsi-ld/v1/entities", json=spot(eid))
+    again = await client.post("/ngsi-ld/v1/entities", json=spot(eid))
+    assert again.status_code == 409
+    assert again.json()["type"] == ERR + "AlreadyExists"
+    assert again.json()["detail"] == f"Entity {eid} already exists"
+
+
+@pytest.mark.parametrize(
+    ("content", "headers", "status", "etsi_type", "detail_part"),
+    [
+        (b"{not json", JSON, 400, "InvalidRequest", "not valid JSON"),
+        (b"", JSON, 400, "InvalidRequest", "empty"),
+        (
+            b'{"id": "urn:x:1", "type": "T"}',
+            {"Content-Type": "text/plain"},
+            415,
+            "InvalidRequest",
+            "application/json or application/ld+json",
+        ),
+        (b'{"id": "urn:x:1", "type": "T"}', {}, 415, "InvalidRequest", "without a Content-Type"),
+        (b'{"id": "not a uri", "type": "T"}', JSON, 400, "BadRequestData", "is not a URI"),
+        (b'{"type": "T"}', JSON, 400, "BadRequestData", "has no id"),
+        (b'{"id": "urn:x:1"}', JSON, 400, "BadRequestData", "no valid type"),
+        (
+            b'{"id": "urn:x:1", "type": "T", "bad name": {"value": 1}}',
+            JSON,
+            400,
+            "BadRequestData",
+            "forbidden name",
+        ),
+        (
+            b'{"id": "urn:x:1", "type": "T", "@context": "http://x"}',
+            JSON,
+            400,
+            "BadRequestData",
+            "must not carry @context",
+        ),
+        (
+            b'{"id": "urn:x:1", "type": "T"}',
+            {"Content-Type": "application/ld+json"},
+            400,
+            "BadRequestData",
+            "must carry its @context",
+        ),
+        (b"[1, 2]", JSON, 400, "BadRequestData", "JSON object"),
+        (
+            b'{"id": "urn:x:1", "type": "T", "a": ' + b"[" * 70 + b"]" * 70 + b"}",
+            JSON,
+            400,
+            "InvalidRequest",
+            "nests deeper",
+        ),
+    ],
+)
+async def test_bad_bodies_get_problem_details_and_write_nothing(
+    client: httpx.AsyncClient,
+    content: bytes,
+    headers: dict[str, str],
+    status: int,
+    etsi_type: str,
+    detail_part: str,
+) -> None:
+    resp = await client.post("/ngsi-ld/v1/entities", content=content, headers=headers)
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert body["type"] == ERR + etsi_type
+    assert detail_part in body["detail"]
+    assert body["title"] and body["title"] != body["detail"]
+    assert (await client.get("/ngsi-ld/v1/entities/urn:x:1")).status_code == 404
+
+
+async def test_oversized_body_is_refused(client: httpx.AsyncClient) -> None:
+    big = orjson.dumps({"id": new_id(), "type": "T", "blob": {"value": "x" * 3_000_000}})
+    resp = await client.post("/ngsi-ld/v1/entities", content=big, headers=JSON)
+    assert resp.status_code == 413
+    assert resp.json()["type"] == ERR + "BadRequestData"
+    assert "exceeds the limit" in resp.json()["detail"]
+
+
+async def test_injection_in_the_id_is_just_an_id(client: httpx.AsyncClient) -> None:
+    spaced = await client.get("/ngsi-ld/v1/entities/urn:x:1';DROP TABLE entity;--")
+    assert spaced.status_code == 400
+    assert "is not a URI" in spaced.json()["detail"]
+    packed = await client.get("/ngsi-ld/v1/entities/urn:x:1';DROP/**/TABLE/**/entity;--")
+    assert packed.status_code == 404
+    eid = new_id()
+    assert (await client.post("/ngsi-ld/v1/entities", json=spot(eid))).status_code == 201
+    assert (await client.get(f"/ngsi-ld/v1/entities/{eid}")).status_code == 200
+
+
+async def test_bad_tenant_and_unknown_route_and_wrong_method(client: httpx.AsyncClient) -> None:
+    tenant = await client.get("/ngsi-ld/v1/entities/urn:x:1", headers={"NGSILD-Tenant": "a b"})
+    assert tenant.status_code == 400
+    assert tenant.json()["type"] == ERR + "BadRequestData"
+    route = await client.get("/ngsi-ld/v1/nothing-here")
+    assert route.status_code == 404
+    assert route.json()["type"] == ERR + "ResourceNotFound"
+    method = await client.put("/ngsi-ld/v1/entities")
+    assert method.status_code == 405
+    assert method.json()["type"] == ERR + "InvalidRequest"
+    assert "POST" in method.headers["allow"]
+
+
+async def test_unacceptable_accept_is_406(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/ngsi-ld/v1/entities/urn:x:1", headers={"Accept": "text/csv"})
+    assert resp.status_code == 406
+    assert "application/ld+json" in resp.json()["detail"]

@@ -1,0 +1,1 @@
+"""API clients of the gateway (machine clients with API keys)."""

@@ -1,0 +1,39 @@
+"""Dependencies the routers use."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from mims_shared.errors import Forbidden, Unauthenticated
+from mims_shared.web.body import json_body
+
+from gateway.clients.service import ClientService
+from gateway.proxy.service import ProxyService
+
+Json = Annotated[Any, json_body("application/json")]
+
+
+def _proxy(request: Request) -> ProxyService:
+    service: ProxyService = request.app.state.proxy
+    return service
+
+
+def _clients(request: Request) -> ClientService:
+    service: ClientService = request.app.state.clients
+    return service
+
+
+def _require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+    """The administration API takes the admin bearer token (``GATEWAY_ADMIN_TOKEN``)."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Unauthenticated("The administration API needs a bearer token")
+    expected = request.app.state.settings.admin_token.get_secret_value()
+    if not hmac.compare_digest(authorization[7:].strip().encode(), expected.encode()):
+        raise Forbidden("The bearer token does not grant administration rights")
+
+
+proxy = Depends(_proxy)
+clients = Depends(_clients)
+admin = Depends(_require_admin)

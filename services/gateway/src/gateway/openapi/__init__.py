@@ -1,0 +1,1 @@
+"""The stack's OpenAPI documents, merged into one."""

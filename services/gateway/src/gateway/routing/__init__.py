@@ -1,0 +1,1 @@
+"""Pure routing logic: which upstream serves a path."""

@@ -1,0 +1,1 @@
+"""TMF632 Party Management."""

@@ -1,0 +1,1 @@
+"""The HTTP layer every service shares: app factory, error rendering, JSON bodies, middleware."""

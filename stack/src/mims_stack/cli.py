@@ -1,0 +1,107 @@
+"""``mims-stack``: the commands behind the Makefile.
+
+mims-stack run        database, migrations, every service behind the gateway; Ctrl-C stops all
+mims-stack migrate    database and migrations only
+mims-stack db-start   start the embedded PostgreSQL and print its URL
+mims-stack db-stop    stop the embedded PostgreSQL
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import time
+
+from mims_stack.database import DATA_DIR, prepare, server
+from mims_stack.embedded import EmbeddedPostgres
+from mims_stack.services import SERVICES
+from mims_stack.supervisor import start_stack
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _port(prefix: str, default: int) -> int:
+    return int(os.environ.get(f"{prefix}PORT", default))
+
+
+def cmd_migrate() -> int:
+    url, embedded = server()
+    _say(f"PostgreSQL: {'embedded, ' + str(DATA_DIR) if embedded else 'DATABASE_URL'}")
+    urls = asyncio.run(prepare(url))
+    for name in urls:
+        _say(f"  {name}: migrated")
+    return 0
+
+
+def cmd_run() -> int:
+    started = time.monotonic()
+    url, embedded = server()
+    _say(
+        f"PostgreSQL: {'embedded (data in ' + str(DATA_DIR) + ')' if embedded else 'DATABASE_URL'}"
+    )
+    stack = None
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        urls = asyncio.run(prepare(url))
+        _say("Migrations applied. Starting services...")
+        ports = {s.name: _port(s.env_prefix, s.port) for s in SERVICES}
+        stack = start_stack(urls, ports=ports, host=os.environ.get("MIMS_HOST", "127.0.0.1"))
+        took = time.monotonic() - started
+        _say(f"\nThe MIMs stack is up ({took:.1f}s). Entry point: {stack.urls['gateway']}")
+        for svc in SERVICES:
+            _say(f"  {svc.name:15} {stack.urls[svc.name]}")
+        _say(f"  health          {stack.urls['gateway']}/health")
+        _say(f"  API docs        {stack.urls['gateway']}/docs")
+        _say("Press Ctrl-C to stop.")
+        while True:
+            for name, proc in stack.processes.items():
+                if proc.poll() is not None:
+                    _say(f"{name} exited with status {proc.returncode}; stopping the stack")
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        _say("\nStopping...")
+        return 0
+    except (RuntimeError, TimeoutError) as exc:
+        _say(f"Could not start the stack: {exc}")
+        return 1
+    finally:
+        if stack is not None:
+            stack.stop()
+        if embedded is not None:
+            embedded.stop()
+        _say("Stopped.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="mims-stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("command", choices=["run", "migrate", "db-start", "db-stop"])
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return cmd_run()
+    if args.command == "migrate":
+        return cmd_migrate()
+    if args.command == "db-start":
+        url, _ = server()
+        _say(url)
+        return 0
+    EmbeddedPostgres(DATA_DIR).stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
