@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+
 from mims_shared.db import database_name, maintenance_url
 from mims_stack.database import DATA_DIR, prepare
 from mims_stack.embedded import EmbeddedPostgres

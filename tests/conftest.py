@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mims_stack.services import SERVICES
-from mims_stack.supervisor import Stack, start_stack
 
 from conftest import free_port
+from mims_stack.services import SERVICES
+from mims_stack.supervisor import Stack, start_stack
 
 
 @pytest.fixture(scope="session")

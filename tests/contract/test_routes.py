@@ -7,9 +7,10 @@ import re
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
+from openapi_spec_validator import validate
+
 from mims_shared.web.contract import contract_operations, load_contract
 from mims_stack.services import SERVICES
-from openapi_spec_validator import validate
 
 _PARAM = re.compile(r"\{[^}]+\}")
 #: Routes that are deliberately outside a contract: the gateway's proxy catch-all forwards

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from mims_stack.services import SERVICES
 from mims_stack.supervisor import Stack
 

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+
 from mims_stack.supervisor import Stack
 
 

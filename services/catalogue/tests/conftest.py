@@ -4,8 +4,8 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
-from catalogue.app import create_app
 
+from catalogue.app import create_app
 from conftest import serve
 
 

@@ -4,9 +4,9 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
-from gateway.app import create_app
 
 from conftest import serve
+from gateway.app import create_app
 
 
 @pytest.fixture(scope="module")

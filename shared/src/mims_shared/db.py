@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import re
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
+import asyncpg
 import orjson
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
@@ -57,17 +58,34 @@ def database_name(sqlalchemy_url: str) -> str:
     return name
 
 
+def jsonb(value: Any) -> str:
+    """A value as a ``jsonb`` query argument (the driver takes JSON text; orjson writes it).
+
+    Reading needs nothing: jsonb columns come back decoded (by orjson, see Database).
+    """
+    return orjson.dumps(value).decode()
+
+
 def is_connectivity_error(exc: BaseException) -> bool:
     """True when ``exc`` means the database cannot be reached, not that a statement failed."""
     if isinstance(exc, sa_exc.DBAPIError):
         if exc.connection_invalidated:
             return True
-        return isinstance(exc, sa_exc.InterfaceError | sa_exc.OperationalError) and not isinstance(
-            exc.orig, sa_exc.DataError
-        )
+        if exc.orig is not None and is_connectivity_error(exc.orig):
+            return True
+        return isinstance(exc, sa_exc.InterfaceError | sa_exc.OperationalError)
     if isinstance(exc, sa_exc.TimeoutError):  # pool exhausted
         return True
-    return isinstance(exc, OSError | asyncio.TimeoutError | ConnectionError)
+    return isinstance(
+        exc,
+        OSError
+        | asyncio.TimeoutError
+        | ConnectionError
+        | asyncpg.PostgresConnectionError  # class 08: connection exceptions
+        | asyncpg.exceptions.OperatorInterventionError  # class 57: shutdown, cannot connect now
+        | asyncpg.exceptions.TooManyConnectionsError
+        | asyncpg.exceptions.ConnectionDoesNotExistError,
+    ) or (isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc))
 
 
 class Database:
@@ -106,8 +124,10 @@ class Database:
             },
         )
 
-    def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.engine)
+    def unit_of_work(self, *, transaction: bool = True) -> UnitOfWork:
+        """A unit of work; ``transaction=False`` for reads and single-statement writes,
+        which PostgreSQL makes atomic by themselves (saves BEGIN and COMMIT round trips)."""
+        return UnitOfWork(self.engine, transaction=transaction)
 
     async def ping(self) -> bool:
         """True when a statement can run on the database now."""
@@ -125,45 +145,68 @@ class Database:
 
 
 class UnitOfWork:
-    """One transaction on one pooled connection.
+    """One pooled connection, in one transaction unless asked otherwise.
 
-    ``async with db.unit_of_work() as uow:`` opens it; :meth:`commit` makes the work durable;
-    leaving the block without committing rolls everything back, so a failure never leaves a
-    partial write behind.
+    ``async with db.unit_of_work() as uow:`` opens it; repositories run their statements on
+    ``uow.connection`` (the asyncpg connection: bound ``$n`` parameters, jsonb encoded and
+    decoded by orjson); :meth:`commit` makes the work durable; leaving the block without
+    committing rolls everything back, so a failure never leaves a partial write behind.
+
+    The pool is SQLAlchemy's (cheap checkout, no reset round trip); statements go to the
+    driver directly, with no SQL compilation on the hot path.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, transaction: bool = True) -> None:
         self._engine = engine
-        self._conn: AsyncConnection | None = None
+        self._transactional = transaction
+        self._sa: AsyncConnection | None = None
+        self._conn: asyncpg.Connection | None = None
+        self._tx: Any = None
         self._committed = False
 
     @property
-    def connection(self) -> AsyncConnection:
+    def connection(self) -> asyncpg.Connection:
         if self._conn is None:
             raise RuntimeError("The unit of work is not open")
         return self._conn
 
     async def __aenter__(self) -> Self:
         try:
-            self._conn = await self._engine.connect()
-            await self._conn.begin()
+            self._sa = await self._engine.connect()
+            raw = await self._sa.get_raw_connection()
+            self._conn = raw.driver_connection
+            if self._transactional:
+                self._tx = self.connection.transaction()
+                await self._tx.start()
         except Exception as exc:
-            if self._conn is not None:
-                await self._conn.close()
-                self._conn = None
+            await self._release(broken=is_connectivity_error(exc))
             if is_connectivity_error(exc):
                 raise ServiceUnavailable("The database cannot be reached") from exc
             raise
         return self
 
     async def commit(self) -> None:
-        try:
-            await self.connection.commit()
-        except Exception as exc:
-            if is_connectivity_error(exc):
-                raise ServiceUnavailable("The database was lost while committing") from exc
-            raise
+        if self._tx is not None:
+            try:
+                await self._tx.commit()
+            except Exception as exc:
+                if is_connectivity_error(exc):
+                    raise ServiceUnavailable("The database was lost while committing") from exc
+                raise
         self._committed = True
+
+    async def _release(self, *, broken: bool) -> None:
+        sa, self._sa, self._conn = self._sa, None, None
+        if sa is None:
+            return
+        if broken:
+            # This connection is dead, and so probably are the others in the pool: drop
+            # them all so that the next requests connect afresh once the database is back.
+            with contextlib.suppress(Exception):
+                await sa.invalidate()
+            await self._engine.dispose(close=False)
+        with contextlib.suppress(Exception):
+            await sa.close()
 
     async def __aexit__(
         self,
@@ -171,18 +214,12 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        # A connection lost mid-way may fail to roll back or close; closing discards it.
-        with contextlib.suppress(Exception):
-            if not self._committed and conn.in_transaction():
-                await conn.rollback()
-        with contextlib.suppress(Exception):
-            await conn.close()
-        if (
-            exc is not None
-            and not isinstance(exc, ServiceUnavailable)
-            and is_connectivity_error(exc)
-        ):
+        broken = exc is not None and (
+            isinstance(exc, ServiceUnavailable) or is_connectivity_error(exc)
+        )
+        if self._tx is not None and not self._committed and not broken:
+            with contextlib.suppress(Exception):
+                await self._tx.rollback()
+        await self._release(broken=broken)
+        if exc is not None and not isinstance(exc, ServiceUnavailable) and broken:
             raise ServiceUnavailable("The database cannot be reached") from exc

@@ -21,7 +21,8 @@ Environment = Literal["dev", "test", "prod"]
 class ServiceSettings(BaseSettings):
     """What every service can be told by its environment."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # Each service sets its own prefix; this one only keeps the base from reading DATABASE_URL.
+    model_config = SettingsConfigDict(env_prefix="MIMS_SERVICE_", extra="ignore", frozen=True)
 
     #: Name used in logs, traces, health documents and the default database name.
     service_name: str = "service"

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import signal
 import sys
 import time
 
+from mims_shared.migrations import ensure_database, migrate
 from mims_stack.database import DATA_DIR, prepare, server
 from mims_stack.embedded import EmbeddedPostgres
-from mims_stack.services import SERVICES
+from mims_stack.services import SERVICES, spec
 from mims_stack.supervisor import start_stack
 
 
@@ -35,6 +37,21 @@ def cmd_migrate() -> int:
     urls = asyncio.run(prepare(url))
     for name in urls:
         _say(f"  {name}: migrated")
+    return 0
+
+
+def cmd_migrate_service(name: str) -> int:
+    svc = spec(name)
+    module = importlib.import_module(f"{svc.package}.settings")
+    settings_cls = next(
+        v
+        for k, v in vars(module).items()
+        if k.endswith("Settings") and k != "ServiceSettings" and isinstance(v, type)
+    )
+    url = settings_cls().require_database_url()
+    asyncio.run(ensure_database(url))
+    applied = asyncio.run(migrate(url, svc.migrations))
+    _say(f"{name}: {len(applied)} migration(s) applied")
     return 0
 
 
@@ -89,8 +106,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="mims-stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=["run", "migrate", "db-start", "db-stop"])
+    parser.add_argument(
+        "command", choices=["run", "migrate", "migrate-service", "db-start", "db-stop"]
+    )
+    parser.add_argument("service", nargs="?", choices=[s.name for s in SERVICES])
     args = parser.parse_args(argv)
+    if args.command == "migrate-service":
+        if args.service is None:
+            parser.error("migrate-service needs the name of a service")
+        return cmd_migrate_service(args.service)
     if args.command == "run":
         return cmd_run()
     if args.command == "migrate":

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from mims_shared.db import database_url_for
 from mims_shared.migrations import ensure_database, migrate
-
 from mims_stack.embedded import EmbeddedPostgres
 from mims_stack.services import SERVICES, ServiceSpec
 

@@ -6,15 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from mims_shared.health import Readiness
-from mims_shared.settings import open_database
-from mims_shared.web.factory import build_app
-from mims_shared.web.formats import render_problem_json
 
 from catalogue import __version__
 from catalogue.datasets.router import router as datasets_router
 from catalogue.datasets.service import DatasetService
 from catalogue.settings import MIGRATIONS, CatalogueSettings
+from mims_shared.health import Readiness
+from mims_shared.settings import open_database
+from mims_shared.web.factory import build_app
+from mims_shared.web.formats import render_problem_json
 
 
 def create_app(settings: CatalogueSettings | None = None) -> FastAPI:

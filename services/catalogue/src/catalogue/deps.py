@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from mims_shared.web.body import json_body
 
 from catalogue.datasets.service import DatasetService
+from mims_shared.web.body import json_body
 
 Json = Annotated[Any, json_body("application/json")]
 
 
-def _datasets(request: Request) -> DatasetService:
+async def _datasets(request: Request) -> DatasetService:
     service: DatasetService = request.app.state.datasets
     return service
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mims_shared.settings import ServiceSettings
 from pydantic_settings import SettingsConfigDict
+
+from mims_shared.settings import ServiceSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 

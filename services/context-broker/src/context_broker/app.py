@@ -6,15 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from mims_shared.health import Readiness
-from mims_shared.settings import open_database
-from mims_shared.web.factory import build_app
-from mims_shared.web.formats import render_ngsild_problem
 
 from context_broker import __version__
 from context_broker.entities.router import router as entities_router
 from context_broker.entities.service import EntityService
 from context_broker.settings import MIGRATIONS, BrokerSettings
+from mims_shared.health import Readiness
+from mims_shared.settings import open_database
+from mims_shared.web.factory import build_app
+from mims_shared.web.formats import render_ngsild_problem
 
 
 def create_app(settings: BrokerSettings | None = None) -> FastAPI:

@@ -5,23 +5,25 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
-from mims_shared.web.body import json_body
 
 from context_broker.entities.service import EntityService
 from context_broker.ngsild.media import JSON, JSONLD
 from context_broker.ngsild.tenant import parse_tenant
+from mims_shared.web.body import json_body
 
 Json = Annotated[Any, json_body(JSON, JSONLD)]
 
 
-def _tenant(ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None) -> str:
+async def _tenant(
+    ngsild_tenant: Annotated[str | None, Header(alias="NGSILD-Tenant")] = None,
+) -> str:
     return parse_tenant(ngsild_tenant)
 
 
 Tenant = Annotated[str, Depends(_tenant)]
 
 
-def _entities(request: Request) -> EntityService:
+async def _entities(request: Request) -> EntityService:
     service: EntityService = request.app.state.entities
     return service
 

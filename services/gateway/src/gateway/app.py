@@ -7,11 +7,6 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from mims_shared.health import Readiness
-from mims_shared.settings import open_database
-from mims_shared.telemetry import http_client
-from mims_shared.web.factory import build_app
-from mims_shared.web.formats import render_problem_json
 
 from gateway import __version__
 from gateway.clients.router import router as clients_router
@@ -20,6 +15,11 @@ from gateway.proxy.router import router as proxy_router
 from gateway.proxy.service import ProxyService
 from gateway.routing.table import default_table
 from gateway.settings import MIGRATIONS, GatewaySettings
+from mims_shared.health import Readiness
+from mims_shared.settings import open_database
+from mims_shared.telemetry import http_client
+from mims_shared.web.factory import build_app
+from mims_shared.web.formats import render_problem_json
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:

@@ -6,26 +6,28 @@ import hmac
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
-from mims_shared.errors import Forbidden, Unauthenticated
-from mims_shared.web.body import json_body
 
 from gateway.clients.service import ClientService
 from gateway.proxy.service import ProxyService
+from mims_shared.errors import Forbidden, Unauthenticated
+from mims_shared.web.body import json_body
 
 Json = Annotated[Any, json_body("application/json")]
 
 
-def _proxy(request: Request) -> ProxyService:
+async def _proxy(request: Request) -> ProxyService:
     service: ProxyService = request.app.state.proxy
     return service
 
 
-def _clients(request: Request) -> ClientService:
+async def _clients(request: Request) -> ClientService:
     service: ClientService = request.app.state.clients
     return service
 
 
-def _require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+async def _require_admin(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> None:
     """The administration API takes the admin bearer token (``GATEWAY_ADMIN_TOKEN``)."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthenticated("The administration API needs a bearer token")

@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from gateway.app import create_app
 
 from conftest import free_port, serve
+from gateway.app import create_app
 
 
 class Echo(BaseHTTPRequestHandler):

@@ -6,15 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from mims_shared.health import Readiness
-from mims_shared.settings import open_database
-from mims_shared.web.factory import build_app
-from mims_shared.web.formats import render_tmf_error
 
 from marketplace import __version__
 from marketplace.party.router import router as party_router
 from marketplace.party.service import OrganizationService
 from marketplace.settings import MIGRATIONS, MarketSettings
+from mims_shared.health import Readiness
+from mims_shared.settings import open_database
+from mims_shared.web.factory import build_app
+from mims_shared.web.formats import render_tmf_error
 
 
 def create_app(settings: MarketSettings | None = None) -> FastAPI:

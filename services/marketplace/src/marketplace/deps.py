@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from mims_shared.web.body import json_body
 
 from marketplace.party.service import OrganizationService
+from mims_shared.web.body import json_body
 
 Json = Annotated[Any, json_body("application/json", "application/merge-patch+json")]
 
 
-def _organizations(request: Request) -> OrganizationService:
+async def _organizations(request: Request) -> OrganizationService:
     service: OrganizationService = request.app.state.organizations
     return service
 

@@ -1,45 +1,45 @@
-"""SQL for datasets (bound parameters only)."""
+"""SQL for datasets: one bound statement per call, on the unit of work's connection."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+import asyncpg
 
-_INSERT = text(
-    "INSERT INTO dataset (id, record) VALUES (:id, CAST(:record AS jsonb)) "
+from mims_shared.db import jsonb
+
+_INSERT = (
+    "INSERT INTO dataset (id, record) VALUES ($1, $2) "
     "ON CONFLICT (id) DO NOTHING RETURNING issued, modified"
 )
-_GET = text("SELECT record, issued, modified FROM dataset WHERE id = :id")
-_LIST = text(
-    "SELECT id, record, issued, modified, count(*) OVER () FROM dataset "
-    "ORDER BY modified DESC, id OFFSET :offset LIMIT :limit"
+_GET = "SELECT id, record, issued, modified FROM dataset WHERE id = $1"
+_LIST = (
+    "SELECT id, record, issued, modified, count(*) OVER () AS total FROM dataset "
+    "ORDER BY modified DESC, id OFFSET $1 LIMIT $2"
 )
-_COUNT = text("SELECT count(*) FROM dataset")
-_DELETE = text("DELETE FROM dataset WHERE id = :id")
-
-Row = tuple[dict[str, Any], Any, Any]
+_COUNT = "SELECT count(*) FROM dataset"
+_DELETE = "DELETE FROM dataset WHERE id = $1 RETURNING 1"
 
 
-async def insert(conn: AsyncConnection, did: str, record: str) -> tuple[Any, Any] | None:
-    row = (await conn.execute(_INSERT, {"id": did, "record": record})).first()
-    return None if row is None else (row[0], row[1])
+async def insert(
+    conn: asyncpg.Connection, did: str, record: dict[str, Any]
+) -> asyncpg.Record | None:
+    """The (issued, modified) stamps, or None when the id is taken."""
+    return await conn.fetchrow(_INSERT, did, jsonb(record))
 
 
-async def get(conn: AsyncConnection, did: str) -> Row | None:
-    row = (await conn.execute(_GET, {"id": did})).first()
-    return None if row is None else (dict(row[0]), row[1], row[2])
+async def get(conn: asyncpg.Connection, did: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(_GET, did)
 
 
 async def page(
-    conn: AsyncConnection, offset: int, limit: int
-) -> tuple[list[tuple[str, dict[str, Any], Any, Any]], int]:
-    rows = (await conn.execute(_LIST, {"offset": offset, "limit": limit})).all()
+    conn: asyncpg.Connection, offset: int, limit: int
+) -> tuple[list[asyncpg.Record], int]:
+    rows = await conn.fetch(_LIST, offset, limit)
     if rows:
-        return [(r[0], dict(r[1]), r[2], r[3]) for r in rows], int(rows[0][4])
-    return [], int((await conn.execute(_COUNT)).scalar_one())
+        return rows, int(rows[0]["total"])
+    return [], int(await conn.fetchval(_COUNT))
 
 
-async def delete(conn: AsyncConnection, did: str) -> bool:
-    return bool((await conn.execute(_DELETE, {"id": did})).rowcount)
+async def delete(conn: asyncpg.Connection, did: str) -> bool:
+    return await conn.fetchval(_DELETE, did) is not None

@@ -1,44 +1,40 @@
-"""SQL for entities (bound parameters only)."""
+"""SQL for entities: one bound statement per call, on the unit of work's connection."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+import asyncpg
 
-_INSERT = text(
-    "INSERT INTO entity (tenant, id, types, attrs, context) "
-    "VALUES (:tenant, :id, :types, CAST(:attrs AS jsonb), CAST(:context AS jsonb)) "
+from mims_shared.db import jsonb
+
+_INSERT = (
+    "INSERT INTO entity (tenant, id, types, attrs, context) VALUES ($1, $2, $3, $4, $5) "
     "ON CONFLICT (tenant, id) DO NOTHING RETURNING created_at"
 )
-_GET = text(
+_GET = (
     "SELECT types, attrs, context, created_at, modified_at FROM entity "
-    "WHERE tenant = :tenant AND id = :id"
+    "WHERE tenant = $1 AND id = $2"
 )
-_DELETE = text("DELETE FROM entity WHERE tenant = :tenant AND id = :id")
+_DELETE = "DELETE FROM entity WHERE tenant = $1 AND id = $2 RETURNING 1"
 
 
 async def insert(
-    conn: AsyncConnection, tenant: str, eid: str, types: list[str], attrs: str, context: str | None
+    conn: asyncpg.Connection,
+    tenant: str,
+    eid: str,
+    types: list[str],
+    attrs: dict[str, Any],
+    context: Any,
 ) -> bool:
-    params = {"tenant": tenant, "id": eid, "types": types, "attrs": attrs, "context": context}
-    return (await conn.execute(_INSERT, params)).first() is not None
+    """True when created, False when an entity with this id exists in the tenant."""
+    ctx = None if context is None else jsonb(context)
+    return await conn.fetchval(_INSERT, tenant, eid, types, jsonb(attrs), ctx) is not None
 
 
-async def get(conn: AsyncConnection, tenant: str, eid: str) -> dict[str, Any] | None:
-    row = (await conn.execute(_GET, {"tenant": tenant, "id": eid})).first()
-    if row is None:
-        return None
-    return {
-        "types": row[0],
-        "attrs": row[1],
-        "context": row[2],
-        "createdAt": row[3],
-        "modifiedAt": row[4],
-    }
+async def get(conn: asyncpg.Connection, tenant: str, eid: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(_GET, tenant, eid)
 
 
-async def delete(conn: AsyncConnection, tenant: str, eid: str) -> bool:
-    result = await conn.execute(_DELETE, {"tenant": tenant, "id": eid})
-    return bool(result.rowcount)
+async def delete(conn: asyncpg.Connection, tenant: str, eid: str) -> bool:
+    return await conn.fetchval(_DELETE, tenant, eid) is not None

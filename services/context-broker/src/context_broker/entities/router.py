@@ -6,12 +6,12 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Header, Request
-from mims_shared.web.body import media_type_of
 from starlette.responses import Response
 
 from context_broker.deps import Json, Tenant, entities
 from context_broker.entities.service import EntityService
 from context_broker.ngsild.media import CORE_CONTEXT, JSONLD, choose_response_type, context_link
+from mims_shared.web.body import media_type_of
 
 router = APIRouter(prefix="/ngsi-ld/v1")
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mims_shared.errors import BadRequestData
-
 from context_broker.ngsild.ids import is_uri, is_valid_name
+from mims_shared.errors import BadRequestData
 
 #: Members of an entity that are not attributes.
 CORE_MEMBERS = frozenset(

@@ -1,29 +1,30 @@
-"""SQL for API clients (bound parameters only)."""
+"""SQL for API clients: one bound statement per call, on the unit of work's connection."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+import asyncpg
 
-_INSERT = text(
+_INSERT = (
     "INSERT INTO api_client (id, name, roles, key_prefix, key_sha256) "
-    "VALUES (:id, :name, :roles, :prefix, :digest) RETURNING created_at"
+    "VALUES ($1, $2, $3, $4, $5) RETURNING created_at"
 )
-_GET = text(
-    "SELECT id, name, roles, key_prefix, created_at, revoked_at FROM api_client WHERE id = :id"
-)
+_GET = "SELECT id, name, roles, key_prefix, created_at, revoked_at FROM api_client WHERE id = $1"
 
 
 async def insert(
-    conn: AsyncConnection, cid: uuid.UUID, name: str, roles: list[str], prefix: str, digest: bytes
-) -> Any:
-    params = {"id": cid, "name": name, "roles": roles, "prefix": prefix, "digest": digest}
-    return (await conn.execute(_INSERT, params)).scalar_one()
+    conn: asyncpg.Connection,
+    cid: uuid.UUID,
+    name: str,
+    roles: list[str],
+    prefix: str,
+    digest: bytes,
+) -> datetime:
+    created: datetime = await conn.fetchval(_INSERT, cid, name, roles, prefix, digest)
+    return created
 
 
-async def get(conn: AsyncConnection, cid: uuid.UUID) -> dict[str, Any] | None:
-    row = (await conn.execute(_GET, {"id": cid})).mappings().first()
-    return None if row is None else dict(row)
+async def get(conn: asyncpg.Connection, cid: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(_GET, cid)

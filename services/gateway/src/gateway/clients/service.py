@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from mims_shared.db import Database
-from mims_shared.errors import BadRequestData, NotFound
-from mims_shared.validation import describe_validation_error
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.clients import repository
+from mims_shared.db import Database
+from mims_shared.errors import BadRequestData, NotFound
+from mims_shared.validation import describe_validation_error
 
 Role = Literal["city-admin", "data-provider", "data-consumer"]
 
@@ -24,7 +25,7 @@ class ClientIn(BaseModel):
     roles: list[Role] = Field(default_factory=list, max_length=3)
 
 
-def _view(row: dict[str, Any]) -> dict[str, Any]:
+def _view(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": str(row["id"]),
         "name": row["name"],
@@ -48,11 +49,10 @@ class ClientService:
         key = "mims_" + secrets.token_urlsafe(32)
         digest = hashlib.sha256(key.encode()).digest()
         roles: list[str] = list(dict.fromkeys(data.roles))
-        async with self.db.unit_of_work() as uow:
+        async with self.db.unit_of_work(transaction=False) as uow:
             created = await repository.insert(
                 uow.connection, cid, data.name, roles, key[:9], digest
             )
-            await uow.commit()
         row = {
             "id": cid,
             "name": data.name,
@@ -68,7 +68,7 @@ class ClientService:
             cid = uuid.UUID(raw_id)
         except ValueError:
             raise NotFound(f"Client {raw_id} does not exist") from None
-        async with self.db.unit_of_work() as uow:
+        async with self.db.unit_of_work(transaction=False) as uow:
             row = await repository.get(uow.connection, cid)
         if row is None:
             raise NotFound(f"Client {raw_id} does not exist")

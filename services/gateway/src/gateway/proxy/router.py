@@ -7,13 +7,13 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from mims_shared.web.contract import load_contract
 from starlette.responses import HTMLResponse, Response
 
 from gateway import __version__
 from gateway.deps import proxy
 from gateway.openapi.merge import merge_documents
 from gateway.proxy.service import ProxyService
+from mims_shared.web.contract import load_contract
 
 router = APIRouter()
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import httpx
 import orjson
-from mims_shared import errors as e
-from mims_shared.web.body import read_body
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from gateway.routing.table import RouteTable, Upstream
+from mims_shared import errors as e
+from mims_shared.web.body import read_body
 
 # RFC 9110, 7.6.1: connection-specific headers are not forwarded. Identity headers are set
 # by the gateway alone, never taken from the caller.

@@ -1,45 +1,47 @@
-"""SQL for organizations (bound parameters only)."""
+"""SQL for organizations: one bound statement per call, on the unit of work's connection."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+import asyncpg
 
-_INSERT = text(
-    "INSERT INTO organization (id, name, status, resource) "
-    "VALUES (:id, :name, :status, CAST(:resource AS jsonb))"
-)
-_GET = text("SELECT resource FROM organization WHERE id = :id")
-_LIST = text(
+from mims_shared.db import jsonb
+
+_INSERT = "INSERT INTO organization (id, name, status, resource) VALUES ($1, $2, $3, $4)"
+_GET = "SELECT resource FROM organization WHERE id = $1"
+_LIST = (
     "SELECT resource, count(*) OVER () AS total FROM organization "
-    "ORDER BY created_at, id OFFSET :offset LIMIT :limit"
+    "ORDER BY created_at, id OFFSET $1 LIMIT $2"
 )
-_COUNT = text("SELECT count(*) FROM organization")
-_DELETE = text("DELETE FROM organization WHERE id = :id")
+_COUNT = "SELECT count(*) FROM organization"
+_DELETE = "DELETE FROM organization WHERE id = $1 RETURNING 1"
 
 
 async def insert(
-    conn: AsyncConnection, oid: uuid.UUID, resource: str, name: str, status: str | None
+    conn: asyncpg.Connection,
+    oid: uuid.UUID,
+    name: str,
+    status: str | None,
+    resource: dict[str, Any],
 ) -> None:
-    await conn.execute(_INSERT, {"id": oid, "name": name, "status": status, "resource": resource})
+    await conn.execute(_INSERT, oid, name, status, jsonb(resource))
 
 
-async def get(conn: AsyncConnection, oid: uuid.UUID) -> dict[str, Any] | None:
-    row = (await conn.execute(_GET, {"id": oid})).first()
-    return None if row is None else dict(row[0])
+async def get(conn: asyncpg.Connection, oid: uuid.UUID) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = await conn.fetchval(_GET, oid)
+    return found
 
 
-async def page(conn: AsyncConnection, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-    rows = (await conn.execute(_LIST, {"offset": offset, "limit": limit})).all()
+async def page(
+    conn: asyncpg.Connection, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    rows = await conn.fetch(_LIST, offset, limit)
     if rows:
-        return [dict(r[0]) for r in rows], int(rows[0][1])
-    total = (await conn.execute(_COUNT)).scalar_one()
-    return [], int(total)
+        return [r["resource"] for r in rows], int(rows[0]["total"])
+    return [], int(await conn.fetchval(_COUNT))
 
 
-async def delete(conn: AsyncConnection, oid: uuid.UUID) -> bool:
-    result = await conn.execute(_DELETE, {"id": oid})
-    return bool(result.rowcount)
+async def delete(conn: asyncpg.Connection, oid: uuid.UUID) -> bool:
+    return await conn.fetchval(_DELETE, oid) is not None

@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import orjson
-from mims_shared.db import Database
-from mims_shared.errors import BadRequestData, NotFound
-from mims_shared.validation import describe_validation_error
 from pydantic import ValidationError
 
 from marketplace.party import repository
 from marketplace.party.schemas import OrganizationCreate
+from mims_shared.db import Database
+from mims_shared.errors import BadRequestData, NotFound
+from mims_shared.validation import describe_validation_error
 
 
 class OrganizationService:
@@ -37,28 +36,24 @@ class OrganizationService:
         resource = {k: v for k, v in body.items() if k not in ("id", "href")}
         resource["id"] = str(oid)
         resource["href"] = f"{self.base}/{oid}"
-        async with self.db.unit_of_work() as uow:
-            await repository.insert(
-                uow.connection, oid, orjson.dumps(resource).decode(), org.name, org.status
-            )
-            await uow.commit()
+        async with self.db.unit_of_work(transaction=False) as uow:
+            await repository.insert(uow.connection, oid, org.name, org.status, resource)
         return resource
 
     async def get(self, raw_id: str) -> dict[str, Any]:
         oid = self._parse_id(raw_id)
-        async with self.db.unit_of_work() as uow:
+        async with self.db.unit_of_work(transaction=False) as uow:
             found = await repository.get(uow.connection, oid)
         if found is None:
             raise NotFound(f"Organization {raw_id} does not exist")
         return found
 
     async def page(self, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-        async with self.db.unit_of_work() as uow:
+        async with self.db.unit_of_work(transaction=False) as uow:
             return await repository.page(uow.connection, offset, limit)
 
     async def delete(self, raw_id: str) -> None:
         oid = self._parse_id(raw_id)
-        async with self.db.unit_of_work() as uow:
+        async with self.db.unit_of_work(transaction=False) as uow:
             if not await repository.delete(uow.connection, oid):
                 raise NotFound(f"Organization {raw_id} does not exist")
-            await uow.commit()

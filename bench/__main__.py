@@ -1,0 +1,191 @@
+"""``make bench``: our services beside a bare FastAPI + asyncpg baseline, in the same run.
+
+Every figure is printed with its ratio to the baseline doing the same database work, so the
+result does not depend on how fast this machine is. Options: ``--duration S`` per scenario,
+``--connections N``. Results are also written to ``bench/results/latest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from bench.loadgen import Result, run
+from conftest import free_port
+from mims_shared.db import database_url_for, libpq_url
+from mims_shared.migrations import ensure_database
+from mims_stack.database import prepare, server
+from mims_stack.services import SERVICES
+from mims_stack.supervisor import start_stack, wait_ready
+
+HERE = Path(__file__).parent
+RUN = uuid.uuid4().hex[:6]
+
+
+def entity(n: int) -> bytes:
+    """A ParkingSpot shaped like the Smart Data Models example: 10 attributes and location."""
+    eid = f"urn:ngsi-ld:ParkingSpot:bench-{RUN}-{n}"
+    doc = {
+        "id": eid,
+        "type": "ParkingSpot",
+        "name": {"type": "Property", "value": f"Spot {n}"},
+        "category": {"type": "Property", "value": ["onStreet", "forDisabled"]},
+        "status": {"type": "Property", "value": "free", "observedAt": "2026-11-26T10:00:00Z"},
+        "width": {"type": "Property", "value": 2.4, "unitCode": "MTR"},
+        "length": {"type": "Property", "value": 5.1, "unitCode": "MTR"},
+        "refParkingSite": {"type": "Relationship", "object": "urn:ngsi-ld:ParkingSite:1"},
+        "refDevice": {"type": "Relationship", "object": f"urn:ngsi-ld:Device:{n}"},
+        "description": {"type": "Property", "value": "On-street spot near the town hall"},
+        "dateModified": {
+            "type": "Property",
+            "value": {"@type": "DateTime", "@value": "2026-11-26T10:00:00Z"},
+        },
+        "location": {
+            "type": "GeoProperty",
+            "value": {"type": "Point", "coordinates": [4.35 + n % 100 / 1e4, 50.85]},
+        },
+    }
+    return json.dumps(doc).encode()
+
+
+def row(r: Result, base: Result | None) -> dict[str, float | int | None]:
+    return {
+        "rps": round(r.rps, 1),
+        "p50_ms": round(r.percentile(50), 2),
+        "p95_ms": round(r.percentile(95), 2),
+        "errors": r.errors,
+        "ratio": round(r.rps / base.rps, 3) if base and base.rps else None,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=10)
+    args = parser.parse_args()
+
+    pg_url, embedded = server()
+    names = {s.name: f"mims_bench_{s.name.replace('-', '_')}_{RUN}" for s in SERVICES}
+    urls = asyncio.run(prepare(pg_url, SERVICES, names))
+    baseline_url = database_url_for(pg_url, f"mims_bench_baseline_{RUN}")
+    asyncio.run(ensure_database(baseline_url))
+
+    logs = Path(tempfile.mkdtemp(prefix="mims-bench-"))
+    ports = {s.name: free_port() for s in SERVICES}
+    stack = start_stack(urls, ports=ports, log_dir=logs)
+    bport = free_port()
+    env = {**os.environ, "BENCH_BASELINE_DSN": libpq_url(baseline_url)}
+    with (logs / "baseline.log").open("wb") as log:
+        baseline = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "bench.baseline:create_app",
+                "--port",
+                str(bport),
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=log,
+            stderr=log,
+            cwd=HERE.parent,
+        )
+    results: dict[str, dict[str, float | int | None]] = {}
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                import httpx
+
+                if httpx.get(f"http://127.0.0.1:{bport}/rows/none").status_code == 404:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or baseline.poll() is not None:
+                raise RuntimeError(f"the baseline did not start; see {logs}/baseline.log")
+            time.sleep(0.1)
+        wait_ready(stack.urls["gateway"], stack.processes["gateway"])
+        host = "127.0.0.1"
+        d, c = args.duration, args.connections
+        bp, broker, gw = bport, ports["context-broker"], ports["gateway"]
+        json_h = {"Content-Type": "application/json"}
+
+        def base_insert(n: int) -> tuple[str, str, dict[str, str], bytes]:
+            return "POST", "/rows", {**json_h, "x-id": f"b-{n}"}, entity(n)
+
+        def broker_create(n: int) -> tuple[str, str, dict[str, str], bytes]:
+            return "POST", "/ngsi-ld/v1/entities", json_h, entity(n)
+
+        print(f"Benchmark: {c} connections, {d:.0f}s per scenario (after 1s warm-up)", flush=True)
+        b_ins = run(host, bp, base_insert, connections=c, duration=d)
+        o_ins = run(host, broker, broker_create, connections=c, duration=d)
+        inserted = min(b_ins.requests, o_ins.requests)
+
+        def base_select(n: int) -> tuple[str, str, dict[str, str], bytes]:
+            return "GET", f"/rows/b-{n % inserted + 1}", {}, b""
+
+        def broker_get(n: int) -> tuple[str, str, dict[str, str], bytes]:
+            return (
+                "GET",
+                f"/ngsi-ld/v1/entities/urn:ngsi-ld:ParkingSpot:bench-{RUN}-{n % inserted + 1}",
+                {},
+                b"",
+            )
+
+        b_sel = run(host, bp, base_select, connections=c, duration=d)
+        o_sel = run(host, broker, broker_get, connections=c, duration=d)
+        g_sel = run(host, gw, broker_get, connections=c, duration=d)
+        results = {
+            "baseline insert one JSONB row": row(b_ins, None),
+            "broker Create Entity": row(o_ins, b_ins),
+            "baseline select one row": row(b_sel, None),
+            "broker Retrieve Entity": row(o_sel, b_sel),
+            "gateway -> broker Retrieve Entity": row(g_sel, o_sel),
+        }
+    finally:
+        baseline.terminate()
+        baseline.wait(10)
+        stack.stop()
+        if embedded is not None and embedded.started_here:
+            embedded.stop()
+
+    print(f"\n{'scenario':38} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7} {'ratio':>7}")
+    for name, r in results.items():
+        ratio = "" if r["ratio"] is None else f"{r['ratio']:.3f}"
+        print(
+            f"{name:38} {r['rps']:>9} {r['p50_ms']:>8} {r['p95_ms']:>8} {r['errors']:>7} {ratio:>7}"
+        )
+    print("\nratio: to the baseline doing the same database work (gateway: to the broker direct)")
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(
+        json.dumps(
+            {
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                },
+                "connections": c,
+                "duration_s": d,
+                "results": results,
+            },
+            indent=2,
+        )
+    )
+    return 0 if all(r["errors"] == 0 for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

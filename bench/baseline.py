@@ -1,0 +1,50 @@
+"""The bare baseline: FastAPI + asyncpg, one JSONB row per request, no framework of ours.
+
+This is what the issues' ratios are measured against, started in the same run as our
+services, on the same PostgreSQL, under the same uvicorn settings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+DDL = "CREATE TABLE IF NOT EXISTS bench_rows (id text PRIMARY KEY, doc jsonb NOT NULL)"
+
+
+def create_app() -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await asyncpg.create_pool(os.environ["BENCH_BASELINE_DSN"], min_size=10, max_size=10)
+        async with pool.acquire() as conn:
+            await conn.execute(DDL)
+        app.state.pool = pool
+        yield
+        await pool.close()
+
+    app = FastAPI(lifespan=lifespan, openapi_url=None)
+
+    @app.post("/rows")
+    async def insert(request: Request) -> Response:
+        body = await request.body()
+        doc_id = request.headers["x-id"]
+        async with request.app.state.pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO bench_rows (id, doc) VALUES ($1, $2::jsonb)", doc_id, body.decode()
+            )
+        return Response(status_code=201)
+
+    @app.get("/rows/{doc_id}")
+    async def select(doc_id: str, request: Request) -> Response:
+        async with request.app.state.pool.acquire() as conn:
+            doc = await conn.fetchval("SELECT doc::text FROM bench_rows WHERE id = $1", doc_id)
+        if doc is None:
+            return Response(status_code=404)
+        return Response(doc, media_type="application/json")
+
+    return app

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mims_shared.web.body import contains_nul, json_depth_exceeds, media_type_of
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("application/json", "application/json"),
+        ("Application/LD+JSON; charset=utf-8", "application/ld+json"),
+        (" text/plain ;q=1", "text/plain"),
+    ],
+)
+def test_media_type_of(header: str | None, expected: str | None) -> None:
+    assert media_type_of(header) == expected
+
+
+def nest(depth: int) -> Any:
+    value: Any = 1
+    for i in range(depth):
+        value = [value] if i % 2 else {"k": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("value", "limit", "exceeds"),
+    [
+        (1, 1, False),
+        ({}, 1, False),
+        (nest(3), 3, False),
+        (nest(4), 3, True),
+        ({"a": [1, 2, {"b": {}}], "c": "x"}, 4, False),
+        ({"a": [1, 2, {"b": {}}], "c": "x"}, 3, True),
+        ({"a": [1, 2, {"b": {"c": []}}]}, 3, True),
+        (nest(500), 64, True),
+    ],
+)
+def test_json_depth(value: Any, limit: int, exceeds: bool) -> None:
+    assert json_depth_exceeds(value, limit) is exceeds
+
+
+@pytest.mark.parametrize(
+    ("value", "found"),
+    [
+        ({"a": "b"}, False),
+        ({"a": "b\x00"}, True),
+        ({"a\x00": 1}, True),
+        ([1, 2, ["x", {"y": "\x00"}]], True),
+        ("plain", False),
+        ([], False),
+    ],
+)
+def test_contains_nul(value: Any, found: bool) -> None:
+    assert contains_nul(value) is found
