@@ -55,7 +55,7 @@ async def test_leaving_without_commit_rolls_back(db: Database) -> None:
 
 
 async def test_an_error_half_way_leaves_nothing(db: Database) -> None:
-    with pytest.raises(asyncpg.UniqueViolationError):
+    with pytest.raises(asyncpg.UniqueViolationError):  # noqa: PT012 - the whole unit fails
         async with db.unit_of_work() as uow:
             await uow.connection.execute("INSERT INTO t VALUES (20, '{}')")
             await uow.connection.execute("INSERT INTO t VALUES (20, '{}')")
@@ -69,8 +69,9 @@ async def test_an_error_half_way_leaves_nothing(db: Database) -> None:
 
 
 async def test_unreachable_database_is_service_unavailable() -> None:
-    db = Database("postgresql+asyncpg://nobody@127.0.0.1:1/none", application_name="t",
-                  connect_timeout_s=1)
+    db = Database(
+        "postgresql+asyncpg://nobody@127.0.0.1:1/none", application_name="t", connect_timeout_s=1
+    )
     with pytest.raises(ServiceUnavailable, match="cannot be reached"):
         async with db.unit_of_work():
             pass

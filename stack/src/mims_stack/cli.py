@@ -69,7 +69,9 @@ def cmd_run() -> int:
         stopping = True
         raise KeyboardInterrupt
 
+    # SIGINT too: a shell starting us in the background would leave it ignored.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         urls = asyncio.run(prepare(url))
         _say("Migrations applied. Starting services...")

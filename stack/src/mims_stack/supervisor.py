@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -74,7 +75,18 @@ def start_service(
         "--timeout-graceful-shutdown",
         "5",
     ]
-    return subprocess.Popen(cmd, env=dict(env), stdout=log, stderr=log)
+    return subprocess.Popen(cmd, env=dict(env), stdout=log, stderr=log, preexec_fn=_die_with_parent)
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to send SIGTERM when the supervisor dies, even by SIGKILL,
+    so that no service outlives ``make run``. A no-op elsewhere."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
