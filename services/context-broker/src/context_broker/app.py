@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from context_broker import __version__
+from context_broker.contexts.service import ContextService
 from context_broker.entities.router import router as entities_router
 from context_broker.entities.service import EntityService
 from context_broker.settings import MIGRATIONS, BrokerSettings
 from mims_shared.health import Readiness
 from mims_shared.settings import open_database
+from mims_shared.telemetry import http_client
 from mims_shared.web.factory import build_app
 from mims_shared.web.formats import render_ngsild_problem
 
@@ -23,11 +26,18 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = open_database(settings)
+        client = http_client(
+            timeout=httpx.Timeout(settings.context_fetch_timeout_s),
+            follow_redirects=True,
+            limits=httpx.Limits(max_connections=20),
+        )
         app.state.readiness = Readiness(db, MIGRATIONS)
+        app.state.contexts = ContextService(client, allow_fetch=settings.fetch_remote_contexts)
         app.state.entities = EntityService(db)
         try:
             yield
         finally:
+            await client.aclose()
             await db.dispose()
 
     return build_app(

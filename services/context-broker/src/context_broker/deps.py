@@ -1,15 +1,19 @@
-"""Dependencies the routers use: body, tenant and the services built by the lifespan."""
+"""Dependencies the routers use: body, tenant, @context and the services of the lifespan."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
+from context_broker.contexts.service import ContextService
 from context_broker.entities.service import EntityService
+from context_broker.ngsild.jsonld import CORE_CONTEXT_URL, CompiledContext
+from context_broker.ngsild.links import context_from_link
 from context_broker.ngsild.media import JSON, JSONLD
 from context_broker.ngsild.tenant import parse_tenant
-from mims_shared.web.body import json_body
+from mims_shared.web.body import json_body, media_type_of
 
 Json = Annotated[Any, json_body(JSON, JSONLD)]
 
@@ -29,3 +33,42 @@ async def _entities(request: Request) -> EntityService:
 
 
 entities = Depends(_entities)
+
+
+@dataclass(frozen=True, slots=True)
+class Ld:
+    """The request's @context: its value as sent (a URL, an object or an array), compiled,
+    and whether it came in the body (``application/ld+json``)."""
+
+    value: Any
+    compiled: CompiledContext
+    in_body: bool
+
+    @property
+    def link_url(self) -> str:
+        """The URL to name in a response ``Link`` header."""
+        return self.value if isinstance(self.value, str) else CORE_CONTEXT_URL
+
+
+async def _contexts(request: Request) -> ContextService:
+    service: ContextService = request.app.state.contexts
+    return service
+
+
+async def read_ld(request: Request, body: Any | None = None) -> Ld:
+    """The @context of a request: from the body for ``application/ld+json``, else from the
+    ``Link`` header, else the core context (6.3.5)."""
+    contexts: ContextService = request.app.state.contexts
+    in_body = body is not None and media_type_of(request.headers.get("content-type")) == JSONLD
+    if in_body:
+        value = body.get("@context") if isinstance(body, dict) else None
+    else:
+        value = context_from_link(request.headers.get("link"))
+    return Ld(value, await contexts.compiled(value), in_body)
+
+
+async def _ld_without_body(request: Request) -> Ld:
+    return await read_ld(request)
+
+
+LdContext = Annotated[Ld, Depends(_ld_without_body)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from mims_shared.settings import ServiceSettings
@@ -17,3 +18,7 @@ class BrokerSettings(ServiceSettings):
     service_name: str = "context-broker"
     #: The port FIWARE tutorials and NGSI-LD clients expect.
     port: int = 1026
+    #: Fetch @context documents named by URL that the broker does not hold (once, then
+    #: cached). When False an unknown URL is answered with LdContextNotAvailable.
+    fetch_remote_contexts: bool = True
+    context_fetch_timeout_s: float = Field(default=5.0, gt=0, le=60)

@@ -52,7 +52,8 @@ async def test_ld_json_keeps_its_context_and_sys_attrs_are_added(
     client: httpx.AsyncClient,
 ) -> None:
     eid = new_id()
-    body = {**spot(eid), "@context": "https://smartdatamodels.org/context.jsonld"}
+    context = {"occupancy": "https://smartdatamodels.org/dataModel.Parking/occupancy"}
+    body = {**spot(eid), "occupancy": {"type": "Property", "value": 0}, "@context": context}
     resp = await client.post(
         "/ngsi-ld/v1/entities",
         content=orjson.dumps(body),
@@ -66,7 +67,10 @@ async def test_ld_json_keeps_its_context_and_sys_attrs_are_added(
     )
     assert got.headers["content-type"] == "application/ld+json"
     entity = got.json()
-    assert entity["@context"] == "https://smartdatamodels.org/context.jsonld"
+    assert entity["@context"] == "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
+    # Read back in the core context only, the attribute defined by the user context comes
+    # back as its full IRI: it was stored expanded.
+    assert "https://smartdatamodels.org/dataModel.Parking/occupancy" in entity
     assert entity["createdAt"].endswith("Z") and entity["modifiedAt"].endswith("Z")
 
 

@@ -1,40 +1,150 @@
-"""SQL for entities: one bound statement per call, on the unit of work's connection."""
+"""SQL for entities: bound statements on the unit of work's connection.
+
+Attribute names and types are stored expanded (IRIs). ``attrs`` maps each attribute IRI to
+one instance, or to an array of instances for a multi-attribute.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
 from mims_shared.db import jsonb
+from mims_shared.errors import BadRequestData
 
+_COLUMNS = "id, types, attrs, scopes, created_at, modified_at"
 _INSERT = (
-    "INSERT INTO entity (tenant, id, types, attrs, context) VALUES ($1, $2, $3, $4, $5) "
-    "ON CONFLICT (tenant, id) DO NOTHING RETURNING created_at"
+    "INSERT INTO entity (tenant, id, types, attrs, scopes, created_at, modified_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (tenant, id) DO NOTHING RETURNING 1"
 )
-_GET = (
-    "SELECT types, attrs, context, created_at, modified_at FROM entity "
+_UPSERT_REPLACE = (
+    "INSERT INTO entity (tenant, id, types, attrs, scopes, created_at, modified_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (tenant, id) DO UPDATE SET "
+    "types = EXCLUDED.types, attrs = EXCLUDED.attrs, scopes = EXCLUDED.scopes, "
+    "modified_at = EXCLUDED.modified_at RETURNING (xmax = 0) AS created"
+)
+_GET = f"SELECT {_COLUMNS} FROM entity WHERE tenant = $1 AND id = $2"  # noqa: S608 - constant
+_GET_FOR_UPDATE = _GET + " FOR UPDATE"
+_SAVE = (
+    "UPDATE entity SET types = $3, attrs = $4, scopes = $5, modified_at = $6 "
     "WHERE tenant = $1 AND id = $2"
 )
 _DELETE = "DELETE FROM entity WHERE tenant = $1 AND id = $2 RETURNING 1"
+_DELETE_MANY = "DELETE FROM entity WHERE tenant = $1 AND id = ANY($2) RETURNING id"
 
 
-async def insert(
-    conn: asyncpg.Connection,
-    tenant: str,
-    eid: str,
-    types: list[str],
-    attrs: dict[str, Any],
-    context: Any,
-) -> bool:
+@dataclass(slots=True)
+class StoredEntity:
+    id: str
+    types: list[str]
+    attrs: dict[str, Any]
+    scopes: list[str] | None
+    created_at: Any
+    modified_at: Any
+
+
+def _entity(row: asyncpg.Record) -> StoredEntity:
+    return StoredEntity(
+        row["id"],
+        list(row["types"]),
+        row["attrs"],
+        row["scopes"],
+        row["created_at"],
+        row["modified_at"],
+    )
+
+
+async def insert(conn: asyncpg.Connection, tenant: str, e: StoredEntity) -> bool:
     """True when created, False when an entity with this id exists in the tenant."""
-    ctx = None if context is None else jsonb(context)
-    return await conn.fetchval(_INSERT, tenant, eid, types, jsonb(attrs), ctx) is not None
+    done = await conn.fetchval(
+        _INSERT, tenant, e.id, e.types, jsonb(e.attrs), e.scopes, e.created_at
+    )
+    return done is not None
 
 
-async def get(conn: asyncpg.Connection, tenant: str, eid: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(_GET, tenant, eid)
+async def upsert_replace(conn: asyncpg.Connection, tenant: str, e: StoredEntity) -> bool:
+    """Create or replace whole; True when created."""
+    return bool(
+        await conn.fetchval(
+            _UPSERT_REPLACE, tenant, e.id, e.types, jsonb(e.attrs), e.scopes, e.created_at
+        )
+    )
+
+
+async def get(
+    conn: asyncpg.Connection, tenant: str, eid: str, *, for_update: bool = False
+) -> StoredEntity | None:
+    row = await conn.fetchrow(_GET_FOR_UPDATE if for_update else _GET, tenant, eid)
+    return None if row is None else _entity(row)
+
+
+async def save(conn: asyncpg.Connection, tenant: str, e: StoredEntity) -> None:
+    await conn.execute(_SAVE, tenant, e.id, e.types, jsonb(e.attrs), e.scopes, e.modified_at)
 
 
 async def delete(conn: asyncpg.Connection, tenant: str, eid: str) -> bool:
     return await conn.fetchval(_DELETE, tenant, eid) is not None
+
+
+async def delete_many(conn: asyncpg.Connection, tenant: str, ids: list[str]) -> set[str]:
+    return {r["id"] for r in await conn.fetch(_DELETE_MANY, tenant, ids)}
+
+
+@dataclass(slots=True)
+class Filter:
+    """The indexed filters of Query Entities, as bound parameters."""
+
+    tenant: str
+    ids: list[str] | None = None
+    id_pattern: str | None = None
+    types: list[str] | None = None
+    any_attrs: list[str] | None = None
+    q_path: str | None = None
+    scope_path: str | None = None
+    extra: list[str] = field(default_factory=list)
+
+
+def _where(f: Filter) -> tuple[str, list[Any]]:
+    clauses = ["tenant = $1"]
+    args: list[Any] = [f.tenant]
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if f.ids:
+        clauses.append(f"id = ANY({arg(f.ids)}::text[])")
+    if f.id_pattern:
+        clauses.append(f"id ~ {arg(f.id_pattern)}")
+    if f.types:
+        clauses.append(f"types && {arg(f.types)}::text[]")
+    if f.any_attrs:
+        clauses.append(f"attrs ?| {arg(f.any_attrs)}::text[]")
+    if f.q_path:
+        clauses.append(f"attrs @? {arg(f.q_path)}::jsonpath")
+    return " AND ".join(clauses), args
+
+
+async def query(
+    conn: asyncpg.Connection, f: Filter, offset: int, limit: int, count: bool
+) -> tuple[list[StoredEntity], int | None]:
+    where, args = _where(f)
+    total: int | None = None
+    rows: list[asyncpg.Record] = []
+    try:
+        if limit > 0:
+            n = len(args)
+            # Built from constant fragments only (see _where); every value is bound.
+            sql = (
+                f"SELECT {_COLUMNS} FROM entity WHERE {where} ORDER BY id "  # noqa: S608
+                f"OFFSET ${n + 1} LIMIT ${n + 2}"
+            )
+            rows = await conn.fetch(sql, *args, offset, limit)
+        if count:
+            sql = f"SELECT count(*) FROM entity WHERE {where}"  # noqa: S608 - as above
+            total = int(await conn.fetchval(sql, *args))
+    except asyncpg.InvalidRegularExpressionError as exc:
+        raise BadRequestData(f"A regular expression of the query is not valid: {exc}") from None
+    return [_entity(r) for r in rows], total

@@ -1,55 +1,284 @@
-"""NGSI-LD entities over HTTP (ETSI GS CIM 009 V1.8.1, clause 6.4 and 6.5)."""
+"""NGSI-LD entities over HTTP (ETSI GS CIM 009 V1.8.1, clauses 6.4, 6.5, 6.6, 6.7, 6.23)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
-from context_broker.deps import Json, Tenant, entities
-from context_broker.entities.service import EntityService
-from context_broker.ngsild.media import CORE_CONTEXT, JSONLD, choose_response_type, context_link
-from mims_shared.web.body import media_type_of
+from context_broker.deps import Json, Ld, LdContext, Tenant, entities, read_ld
+from context_broker.entities.service import EntityService, Outcome, View
+from context_broker.ngsild.links import link_header
+from context_broker.ngsild.media import JSONLD, choose_response_type
+from context_broker.ngsild.representation import parse_options
+from mims_shared.errors import BadRequestData
 
 router = APIRouter(prefix="/ngsi-ld/v1")
 
 Service = Annotated[EntityService, entities]
+Accept = Annotated[str | None, Header()]
+
+
+def _csv(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    return items or None
+
+
+def _answer(
+    body: Any, ld: Ld, accept: str | None, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    media = choose_response_type(accept)
+    headers = dict(headers or {})
+    if media == JSONLD:
+        context = ld.value if ld.value is not None else ld.link_url
+        if isinstance(body, list):
+            body = [{**item, "@context": context} for item in body]
+        else:
+            body = {**body, "@context": context}
+    else:
+        headers["Link"] = link_header(ld.link_url)
+    return Response(orjson.dumps(body), status, headers, media_type=media)
+
+
+def _outcome(outcome: Outcome) -> Response:
+    """204 when everything was done, else 207 with what was and was not (6.6.3.1)."""
+    if not outcome.not_updated:
+        return Response(status_code=204)
+    body = {
+        "updated": outcome.updated,
+        "notUpdated": [{"attributeName": n, "reason": r} for n, r in outcome.not_updated],
+    }
+    return Response(orjson.dumps(body), 207, media_type="application/json")
+
+
+def _view(
+    ld: Ld,
+    options: str | None,
+    format_: str | None,
+    attrs: str | None,
+    pick: str | None,
+    omit: str | None,
+) -> View:
+    fmt, sys_attrs = parse_options(options, format_)
+    if pick and omit:
+        raise BadRequestData("pick and omit cannot be used together")
+    attr_list = _csv(attrs)
+    return View(
+        fmt=fmt,
+        sys_attrs=sys_attrs,
+        attrs=frozenset(ld.compiled.expand(a) for a in attr_list) if attr_list else None,
+        pick=frozenset(_csv(pick) or []) if pick else None,
+        omit=frozenset(_csv(omit) or []) if omit else None,
+    )
 
 
 @router.post("/entities", status_code=201)
 async def create_entity(service: Service, tenant: Tenant, body: Json, request: Request) -> Response:
-    """Create Entity (ETSI GS CIM 009 V1.8.1, 5.6.1; HTTP binding 6.4.3.1)."""
-    ld = media_type_of(request.headers.get("content-type")) == JSONLD
-    eid = await service.create(tenant, body, context_in_body=ld)
+    """Create Entity (5.6.1; HTTP binding 6.4.3.1)."""
+    ld = await read_ld(request, body)
+    eid = await service.create(tenant, body, ld.compiled, context_in_body=ld.in_body)
     return Response(status_code=201, headers={"Location": f"/ngsi-ld/v1/entities/{eid}"})
+
+
+@router.get("/entities")
+async def query_entities(
+    service: Service,
+    tenant: Tenant,
+    ld: LdContext,
+    accept: Accept = None,
+    id: str | None = None,
+    idPattern: str | None = None,
+    type: str | None = None,
+    attrs: str | None = None,
+    q: str | None = None,
+    pick: str | None = None,
+    omit: str | None = None,
+    options: str | None = None,
+    format: str | None = None,
+    limit: Annotated[int, Query(ge=0)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    count: bool = False,
+) -> Response:
+    """Query Entities (5.7.2; HTTP binding 6.4.3.2)."""
+    view = _view(ld, options, format, attrs, pick, omit)
+    found, total = await service.query(
+        tenant,
+        ld.compiled,
+        view,
+        ids=_csv(id),
+        id_pattern=idPattern,
+        types=_csv(type),
+        attrs=_csv(attrs),
+        q=q,
+        offset=offset,
+        limit=limit,
+        count=count,
+    )
+    headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
+    return _answer(found, ld, accept, headers=headers)
+
+
+@router.post("/entityOperations/query")
+async def query_entities_post(
+    service: Service,
+    tenant: Tenant,
+    body: Json,
+    request: Request,
+    accept: Accept = None,
+    limit: Annotated[int, Query(ge=0)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    count: bool = False,
+    options: str | None = None,
+    format: str | None = None,
+) -> Response:
+    """Query Entities via POST (5.7.2; HTTP binding 6.23.3.1)."""
+    if not isinstance(body, dict) or body.get("type") != "Query":
+        raise BadRequestData('The body must be a Query object with "type": "Query"')
+    ld = await read_ld(request, body)
+    entities_ = body.get("entities") or []
+    if not isinstance(entities_, list) or not all(
+        isinstance(s, dict)
+        and all(isinstance(s.get(k, ""), str) for k in ("id", "idPattern", "type"))
+        for s in entities_
+    ):
+        raise BadRequestData("entities must be a list of EntitySelector objects")
+    attrs = body.get("attrs")
+    if attrs is not None and not (
+        isinstance(attrs, list) and all(isinstance(a, str) and a for a in attrs)
+    ):
+        raise BadRequestData("attrs must be a list of attribute names")
+    if not isinstance(body.get("q", ""), str):
+        raise BadRequestData("q must be a string")
+    ids = [s["id"] for s in entities_ if isinstance(s, dict) and "id" in s] or None
+    types = [s["type"] for s in entities_ if isinstance(s, dict) and "type" in s] or None
+    patterns = [s["idPattern"] for s in entities_ if isinstance(s, dict) and "idPattern" in s]
+    view = _view(ld, options, format, ",".join(attrs) if attrs else None, None, None)
+    found, total = await service.query(
+        tenant,
+        ld.compiled,
+        view,
+        ids=ids,
+        id_pattern=patterns[0] if patterns else None,
+        types=types,
+        attrs=attrs,
+        q=body.get("q"),
+        offset=offset,
+        limit=limit,
+        count=count,
+    )
+    headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
+    return _answer(found, ld, accept, headers=headers)
+
+
+@router.post("/entities/{entity_id:path}/attrs")
+async def append_attributes(
+    service: Service,
+    tenant: Tenant,
+    entity_id: str,
+    body: Json,
+    request: Request,
+    options: str | None = None,
+) -> Response:
+    """Append Entity Attributes (5.6.3; HTTP binding 6.6.3.1)."""
+    ld = await read_ld(request, body)
+    no_overwrite = "noOverwrite" in (_csv(options) or [])
+    return _outcome(
+        await service.append_attrs(tenant, entity_id, body, ld.compiled, no_overwrite=no_overwrite)
+    )
+
+
+@router.patch("/entities/{entity_id:path}/attrs")
+async def update_attributes(
+    service: Service, tenant: Tenant, entity_id: str, body: Json, request: Request
+) -> Response:
+    """Update Entity Attributes (5.6.2; HTTP binding 6.6.3.2)."""
+    ld = await read_ld(request, body)
+    return _outcome(await service.update_attrs(tenant, entity_id, body, ld.compiled))
+
+
+@router.patch("/entities/{entity_id:path}/attrs/{attr_id}")
+async def partial_attribute_update(
+    service: Service, tenant: Tenant, entity_id: str, attr_id: str, body: Json, request: Request
+) -> Response:
+    """Partial Attribute Update (5.6.4; HTTP binding 6.7.3.1)."""
+    ld = await read_ld(request, body)
+    await service.partial_update_attr(tenant, entity_id, attr_id, body, ld.compiled)
+    return Response(status_code=204)
+
+
+@router.put("/entities/{entity_id:path}/attrs/{attr_id}")
+async def replace_attribute(
+    service: Service, tenant: Tenant, entity_id: str, attr_id: str, body: Json, request: Request
+) -> Response:
+    """Replace Attribute (5.6.19; HTTP binding 6.7.3.3)."""
+    ld = await read_ld(request, body)
+    await service.replace_attr(tenant, entity_id, attr_id, body, ld.compiled)
+    return Response(status_code=204)
+
+
+@router.delete("/entities/{entity_id:path}/attrs/{attr_id}", status_code=204)
+async def delete_attribute(
+    service: Service,
+    tenant: Tenant,
+    ld: LdContext,
+    entity_id: str,
+    attr_id: str,
+    datasetId: str | None = None,
+    deleteAll: bool = False,
+) -> Response:
+    """Delete Entity Attribute (5.6.5; HTTP binding 6.7.3.2)."""
+    await service.delete_attr(
+        tenant, entity_id, attr_id, dataset_id=datasetId, delete_all=deleteAll, ctx=ld.compiled
+    )
+    return Response(status_code=204)
 
 
 @router.get("/entities/{entity_id:path}")
 async def retrieve_entity(
     service: Service,
     tenant: Tenant,
+    ld: LdContext,
     entity_id: str,
+    accept: Accept = None,
+    attrs: str | None = None,
+    pick: str | None = None,
+    omit: str | None = None,
     options: str | None = None,
-    accept: Annotated[str | None, Header()] = None,
+    format: str | None = None,
 ) -> Response:
-    """Retrieve Entity (ETSI GS CIM 009 V1.8.1, 5.7.1; HTTP binding 6.5.3.1)."""
-    media = choose_response_type(accept)
-    sys_attrs = options is not None and "sysAttrs" in options.split(",")
-    entity = await service.retrieve(tenant, entity_id, sys_attrs=sys_attrs)
-    context = entity.pop("@context", None) or CORE_CONTEXT
-    headers = {}
-    if media == JSONLD:
-        entity["@context"] = context
-    else:
-        link = context if isinstance(context, str) else CORE_CONTEXT
-        headers["Link"] = context_link(link)
-    return Response(orjson.dumps(entity), 200, headers, media_type=media)
+    """Retrieve Entity (5.7.1; HTTP binding 6.5.3.1)."""
+    choose_response_type(accept)  # a 406 before any work
+    view = _view(ld, options, format, attrs, pick, omit)
+    entity = await service.retrieve(tenant, entity_id, ld.compiled, view)
+    return _answer(entity, ld, accept)
+
+
+@router.patch("/entities/{entity_id:path}", status_code=204)
+async def merge_entity(
+    service: Service, tenant: Tenant, entity_id: str, body: Json, request: Request
+) -> Response:
+    """Merge Entity (5.6.17; HTTP binding 6.5.3.4)."""
+    ld = await read_ld(request, body)
+    await service.merge(tenant, entity_id, body, ld.compiled)
+    return Response(status_code=204)
+
+
+@router.put("/entities/{entity_id:path}", status_code=204)
+async def replace_entity(
+    service: Service, tenant: Tenant, entity_id: str, body: Json, request: Request
+) -> Response:
+    """Replace Entity (5.6.18; HTTP binding 6.5.3.3)."""
+    ld = await read_ld(request, body)
+    await service.replace(tenant, entity_id, body, ld.compiled, context_in_body=ld.in_body)
+    return Response(status_code=204)
 
 
 @router.delete("/entities/{entity_id:path}", status_code=204)
 async def delete_entity(service: Service, tenant: Tenant, entity_id: str) -> Response:
-    """Delete Entity (ETSI GS CIM 009 V1.8.1, 5.6.6; HTTP binding 6.5.3.2)."""
+    """Delete Entity (5.6.6; HTTP binding 6.5.3.2)."""
     await service.delete(tenant, entity_id)
     return Response(status_code=204)

@@ -1,14 +1,44 @@
-"""Entity use cases (ETSI GS CIM 009 V1.8.1, clauses 5.6 and 5.7)."""
+"""Entity use cases (ETSI GS CIM 009 V1.8.1, clauses 5.6 and 5.7).
+
+Every write is checked whole before anything is stored; a write of several statements runs
+in one transaction, so that a failure leaves nothing behind. Names arrive compacted in the
+request's @context and are stored expanded; reads compact them in the reader's @context.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from context_broker.entities import repository
+from context_broker.entities.repository import Filter, StoredEntity
+from context_broker.ngsild.attributes import (
+    INSTANCE_MEMBERS,
+    as_list,
+    instances_from,
+    stamp,
+    stored,
+)
 from context_broker.ngsild.entity import parse_entity
-from context_broker.ngsild.ids import is_uri
+from context_broker.ngsild.ids import is_uri, is_valid_name
+from context_broker.ngsild.jsonld import CompiledContext, compact_entity_keys
+from context_broker.ngsild.query import parse_q, q_to_jsonpath
+from context_broker.ngsild.representation import Format, render
 from mims_shared.db import Database
 from mims_shared.errors import AlreadyExists, BadRequestData, NotFound
+
+MAX_PAGE = 1000
+T = TypeVar("T")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _check_id(eid: str) -> None:
@@ -16,39 +46,101 @@ def _check_id(eid: str) -> None:
         raise BadRequestData(f"The entity id {eid[:200]!r} is not a URI")
 
 
+def _check_name(name: str) -> None:
+    if not is_valid_name(name):
+        raise BadRequestData(f"The attribute name {name[:200]!r} is not valid")
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """How the reader wants entities: representation, system attributes, projection."""
+
+    fmt: Format = "normalized"
+    sys_attrs: bool = False
+    attrs: frozenset[str] | None = None  # expanded attribute IRIs to keep
+    pick: frozenset[str] | None = None  # compacted names (and id, type) to keep
+    omit: frozenset[str] | None = None  # compacted names (and id, type) to drop
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a partial write did: the attributes updated and those that were not."""
+
+    updated: list[str]
+    not_updated: list[tuple[str, str]]
+
+
 class EntityService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create(self, tenant: str, body: Any, *, context_in_body: bool) -> str:
-        """Create Entity (5.6.1): stored whole, or not at all."""
-        entity = parse_entity(body, context_in_body=context_in_body)
-        # One INSERT: atomic by itself, no explicit transaction needed.
-        async with self.db.unit_of_work(transaction=False) as uow:
-            created = await repository.insert(
-                uow.connection, tenant, entity.id, entity.types, entity.attrs, entity.context
+    # --- shaping -------------------------------------------------------------------------
+    def _expand_attrs(
+        self, eid: str, attrs: dict[str, Any], ctx: CompiledContext, now: str
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, raw in attrs.items():
+            iri = ctx.expand(name)
+            if iri in out:
+                raise BadRequestData(f"Entity {eid} names attribute {name} twice")
+            out[iri] = stored(
+                [self._expand_instance(stamp(i, now), ctx) for i in instances_from(eid, name, raw)]
             )
-            if not created:
-                raise AlreadyExists(f"Entity {entity.id} already exists")
-            await uow.commit()
-        return entity.id
+        return out
 
-    async def retrieve(self, tenant: str, eid: str, *, sys_attrs: bool) -> dict[str, Any]:
-        """Retrieve Entity (5.7.1)."""
-        _check_id(eid)
+    def _expand_instance(self, inst: dict[str, Any], ctx: CompiledContext) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in inst.items():
+            if key == "vocab":
+                out[key] = (
+                    ctx.expand_vocab_value(value)
+                    if isinstance(value, str)
+                    else [ctx.expand_vocab_value(v) for v in value]
+                )
+            elif key in INSTANCE_MEMBERS:
+                out[key] = value
+            else:  # a sub-attribute, already checked by instances_from
+                out[ctx.expand(key)] = self._expand_instance(value, ctx)
+        return out
+
+    def _build(
+        self, body: Any, ctx: CompiledContext, *, context_in_body: bool, now: datetime
+    ) -> StoredEntity:
+        entity = parse_entity(body, context_in_body=context_in_body)
+        stamp_ = _iso(now)
+        types = list(dict.fromkeys(ctx.expand(t) for t in entity.types))
+        attrs = self._expand_attrs(entity.id, entity.attrs, ctx, stamp_)
+        scopes = _scopes(body.get("scope"))
+        return StoredEntity(entity.id, types, attrs, scopes, now, now)
+
+    def _view(self, e: StoredEntity, ctx: CompiledContext, view: View) -> dict[str, Any]:
+        attrs = e.attrs
+        if view.attrs is not None:
+            attrs = {k: v for k, v in attrs.items() if k in view.attrs}
+        expanded: dict[str, Any] = {"id": e.id, "type": e.types if len(e.types) > 1 else e.types[0]}
+        if e.scopes:
+            expanded["scope"] = e.scopes if len(e.scopes) > 1 else e.scopes[0]
+        expanded.update(attrs)
+        if view.sys_attrs:
+            expanded["createdAt"] = _iso(e.created_at)
+            expanded["modifiedAt"] = _iso(e.modified_at)
+        out = render(compact_entity_keys(expanded, ctx), view.fmt, view.sys_attrs)
+        if view.pick is not None:
+            out = {k: v for k, v in out.items() if k in view.pick}
+        if view.omit is not None:
+            out = {k: v for k, v in out.items() if k not in view.omit}
+        return out
+
+    # --- provision -----------------------------------------------------------------------
+    async def create(
+        self, tenant: str, body: Any, ctx: CompiledContext, *, context_in_body: bool
+    ) -> str:
+        """Create Entity (5.6.1): stored whole, or not at all."""
+        e = self._build(body, ctx, context_in_body=context_in_body, now=_now())
         async with self.db.unit_of_work(transaction=False) as uow:
-            row = await repository.get(uow.connection, tenant, eid)
-        if row is None:
-            raise NotFound(f"Entity {eid} does not exist")
-        types = row["types"]
-        entity: dict[str, Any] = {"id": eid, "type": types[0] if len(types) == 1 else types}
-        entity.update(row["attrs"])
-        if sys_attrs:
-            entity["createdAt"] = row["created_at"].isoformat().replace("+00:00", "Z")
-            entity["modifiedAt"] = row["modified_at"].isoformat().replace("+00:00", "Z")
-        if row["context"] is not None:
-            entity["@context"] = row["context"]
-        return entity
+            if not await repository.insert(uow.connection, tenant, e):
+                raise AlreadyExists(f"Entity {e.id} already exists")
+        return e.id
 
     async def delete(self, tenant: str, eid: str) -> None:
         """Delete Entity (5.6.6)."""
@@ -56,4 +148,288 @@ class EntityService:
         async with self.db.unit_of_work(transaction=False) as uow:
             if not await repository.delete(uow.connection, tenant, eid):
                 raise NotFound(f"Entity {eid} does not exist")
+
+    async def _modify(self, tenant: str, eid: str, change: Callable[[StoredEntity], T]) -> T:
+        """Run ``change(entity)`` on the stored entity in one transaction, then save it."""
+        _check_id(eid)
+        async with self.db.unit_of_work() as uow:
+            e = await repository.get(uow.connection, tenant, eid, for_update=True)
+            if e is None:
+                raise NotFound(f"Entity {eid} does not exist")
+            result = change(e)
+            e.modified_at = _now()
+            await repository.save(uow.connection, tenant, e)
             await uow.commit()
+        return result
+
+    async def append_attrs(
+        self, tenant: str, eid: str, body: Any, ctx: CompiledContext, *, no_overwrite: bool
+    ) -> Outcome:
+        """Append Entity Attributes (5.6.3)."""
+        attrs = _attrs_body(eid, body)
+        now = _iso(_now())
+        new = self._expand_attrs(eid, attrs, ctx, now)
+        names = dict(zip(new, attrs, strict=True))
+
+        def change(e: StoredEntity) -> Outcome:
+            updated, not_updated = [], []
+            for iri, value in new.items():
+                if iri in e.attrs and no_overwrite:
+                    not_updated.append((names[iri], "the attribute exists (noOverwrite)"))
+                    continue
+                e.attrs[iri] = _merge_instances(e.attrs.get(iri), value, replace_same=True)
+                updated.append(names[iri])
+            if "type" in body:
+                e.types = list(
+                    dict.fromkeys([*e.types, *(ctx.expand(t) for t in _types(body["type"]))])
+                )
+            return Outcome(updated, not_updated)
+
+        return await self._modify(tenant, eid, change)
+
+    async def update_attrs(self, tenant: str, eid: str, body: Any, ctx: CompiledContext) -> Outcome:
+        """Update Entity Attributes (5.6.2): only attributes that exist are changed."""
+        attrs = _attrs_body(eid, body)
+        new = self._expand_attrs(eid, attrs, ctx, _iso(_now()))
+        names = dict(zip(new, attrs, strict=True))
+
+        def change(e: StoredEntity) -> Outcome:
+            updated, not_updated = [], []
+            for iri, value in new.items():
+                if iri not in e.attrs:
+                    not_updated.append((names[iri], "the attribute does not exist"))
+                    continue
+                e.attrs[iri] = _merge_instances(e.attrs[iri], value, replace_same=True)
+                updated.append(names[iri])
+            return Outcome(updated, not_updated)
+
+        return await self._modify(tenant, eid, change)
+
+    async def partial_update_attr(
+        self, tenant: str, eid: str, name: str, body: Any, ctx: CompiledContext
+    ) -> None:
+        """Partial Attribute update (5.6.4): members given replace those stored."""
+        _check_name(name)
+        if not isinstance(body, dict) or not body:
+            raise BadRequestData("A partial attribute update must be a non-empty JSON object")
+        iri = ctx.expand(name)
+        now = _iso(_now())
+
+        def change(e: StoredEntity) -> None:
+            if iri not in e.attrs:
+                raise NotFound(f"Entity {eid} has no attribute {name}")
+            instances = as_list(e.attrs[iri])
+            ds = body.get("datasetId")
+            target = next((i for i in instances if i.get("datasetId") == ds), None)
+            if target is None:
+                raise NotFound(
+                    f"Attribute {name} of entity {eid} has no instance "
+                    f"{'with datasetId ' + ds if ds else 'without datasetId'}"
+                )
+            merged = {**target, **{k: v for k, v in body.items() if k != "type"}}
+            merged["type"] = body.get("type", target["type"])
+            checked = self._expand_instance(
+                stamp(instances_from(eid, name, merged)[0], now, target.get("createdAt")), ctx
+            )
+            e.attrs[iri] = stored([checked if i is target else i for i in instances])
+
+        await self._modify(tenant, eid, change)
+
+    async def replace_attr(
+        self, tenant: str, eid: str, name: str, body: Any, ctx: CompiledContext
+    ) -> None:
+        """Replace Attribute (5.6.19): the attribute (or the instance by datasetId) is
+        replaced whole; it must exist."""
+        _check_name(name)
+        iri = ctx.expand(name)
+        new = self._expand_attrs(eid, {name: body}, ctx, _iso(_now()))[iri]
+
+        def change(e: StoredEntity) -> None:
+            if iri not in e.attrs:
+                raise NotFound(f"Entity {eid} has no attribute {name}")
+            e.attrs[iri] = _merge_instances(e.attrs[iri], new, replace_same=True)
+
+        await self._modify(tenant, eid, change)
+
+    async def delete_attr(
+        self,
+        tenant: str,
+        eid: str,
+        name: str,
+        *,
+        dataset_id: str | None,
+        delete_all: bool,
+        ctx: CompiledContext,
+    ) -> None:
+        """Delete Entity Attribute (5.6.5): the default instance, one ``datasetId`` or all."""
+        _check_name(name)
+        if dataset_id is not None and not is_uri(dataset_id):
+            raise BadRequestData(f"The datasetId {dataset_id[:200]!r} is not a URI")
+        iri = ctx.expand(name)
+
+        def change(e: StoredEntity) -> None:
+            if iri not in e.attrs:
+                raise NotFound(f"Entity {eid} has no attribute {name}")
+            if delete_all:
+                del e.attrs[iri]
+                return
+            instances = as_list(e.attrs[iri])
+            keep = [i for i in instances if i.get("datasetId") != dataset_id]
+            if len(keep) == len(instances):
+                which = f"with datasetId {dataset_id}" if dataset_id else "without datasetId"
+                raise NotFound(f"Attribute {name} of entity {eid} has no instance {which}")
+            if keep:
+                e.attrs[iri] = stored(keep)
+            else:
+                del e.attrs[iri]
+
+        await self._modify(tenant, eid, change)
+
+    async def merge(self, tenant: str, eid: str, body: Any, ctx: CompiledContext) -> None:
+        """Merge Entity (5.6.17): attributes given are added or replace those stored;
+        ``"urn:ngsi-ld:null"`` deletes one."""
+        if not isinstance(body, dict):
+            raise BadRequestData("A merge must be a JSON object")
+        if "id" in body and body["id"] != eid:
+            raise BadRequestData(f"The body's id {str(body['id'])[:200]} is not {eid}")
+        attrs = {k: v for k, v in body.items() if k not in _CORE}
+        deletions = {ctx.expand(k) for k, v in attrs.items() if _is_null(v)}
+        new = self._expand_attrs(
+            eid, {k: v for k, v in attrs.items() if not _is_null(v)}, ctx, _iso(_now())
+        )
+
+        def change(e: StoredEntity) -> None:
+            for iri in deletions:
+                e.attrs.pop(iri, None)
+            for iri, value in new.items():
+                e.attrs[iri] = _merge_instances(e.attrs.get(iri), value, replace_same=True)
+            if "type" in body:
+                e.types = list(
+                    dict.fromkeys([*e.types, *(ctx.expand(t) for t in _types(body["type"]))])
+                )
+            if "scope" in body:
+                e.scopes = _scopes(body["scope"])
+
+        await self._modify(tenant, eid, change)
+
+    async def replace(
+        self, tenant: str, eid: str, body: Any, ctx: CompiledContext, *, context_in_body: bool
+    ) -> None:
+        """Replace Entity (5.6.18): everything but the id and creation time is replaced."""
+        _check_id(eid)
+        if isinstance(body, dict) and "id" not in body:
+            body = {**body, "id": eid}
+        new = self._build(body, ctx, context_in_body=context_in_body, now=_now())
+        if new.id != eid:
+            raise BadRequestData(f"The body's id {new.id} is not {eid}")
+
+        def change(e: StoredEntity) -> None:
+            e.types, e.attrs, e.scopes = new.types, new.attrs, new.scopes
+
+        await self._modify(tenant, eid, change)
+
+    # --- consumption ---------------------------------------------------------------------
+    async def retrieve(
+        self, tenant: str, eid: str, ctx: CompiledContext, view: View
+    ) -> dict[str, Any]:
+        """Retrieve Entity (5.7.1)."""
+        _check_id(eid)
+        async with self.db.unit_of_work(transaction=False) as uow:
+            e = await repository.get(uow.connection, tenant, eid)
+        if e is None:
+            raise NotFound(f"Entity {eid} does not exist")
+        return self._view(e, ctx, view)
+
+    async def query(
+        self,
+        tenant: str,
+        ctx: CompiledContext,
+        view: View,
+        *,
+        ids: list[str] | None,
+        id_pattern: str | None,
+        types: list[str] | None,
+        attrs: list[str] | None,
+        q: str | None,
+        offset: int,
+        limit: int,
+        count: bool,
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Query Entities (5.7.2)."""
+        if not any((ids, id_pattern, types, attrs, q)):
+            raise BadRequestData(
+                "Query Entities needs at least one of type, id, idPattern, attrs or q"
+            )
+        if limit > MAX_PAGE:
+            raise BadRequestData(f"limit may not exceed {MAX_PAGE}")
+        for eid in ids or []:
+            _check_id(eid)
+        f = Filter(
+            tenant,
+            ids=ids,
+            id_pattern=id_pattern,
+            types=[ctx.expand(t) for t in types] if types else None,
+            any_attrs=[ctx.expand(a) for a in attrs] if attrs else None,
+            q_path=q_to_jsonpath(parse_q(q), ctx.expand) if q else None,
+        )
+        async with self.db.unit_of_work(transaction=False) as uow:
+            found, total = await repository.query(uow.connection, f, offset, limit, count)
+        return [self._view(e, ctx, view) for e in found], total
+
+
+_CORE = frozenset({"id", "type", "scope", "@context", "createdAt", "modifiedAt", "deletedAt"})
+
+
+def _is_null(value: Any) -> bool:
+    if value == "urn:ngsi-ld:null":
+        return True
+    return isinstance(value, dict) and value.get("value") == "urn:ngsi-ld:null"
+
+
+def _types(raw: Any) -> list[str]:
+    types = [raw] if isinstance(raw, str) else raw
+    if not isinstance(types, list) or not types or not all(is_valid_name(t) for t in types):
+        raise BadRequestData("The type is not a valid type name or list of names")
+    return types
+
+
+def _scopes(raw: Any) -> list[str] | None:
+    if raw is None:
+        return None
+    scopes = [raw] if isinstance(raw, str) else raw
+    if not isinstance(scopes, list) or not all(
+        isinstance(s, str) and s.startswith("/") and " " not in s for s in scopes
+    ):
+        raise BadRequestData("A scope must be a path such as /Madrid/Gardens or a list of them")
+    return list(dict.fromkeys(scopes))
+
+
+def _attrs_body(eid: str, body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BadRequestData("The attributes must come as a JSON object")
+    attrs = {k: v for k, v in body.items() if k not in _CORE}
+    for name in attrs:
+        if not is_valid_name(name):
+            raise BadRequestData(f"Entity {eid}: the attribute name {name[:200]!r} is not valid")
+    if not attrs and "type" not in body:
+        raise BadRequestData("The request holds no attribute")
+    return attrs
+
+
+def _merge_instances(old: Any, new: Any, *, replace_same: bool) -> Any:
+    """New instances replace the stored ones with the same ``datasetId``; others stay."""
+    if old is None:
+        return new
+    by_ds: dict[str | None, dict[str, Any]] = {i.get("datasetId"): i for i in as_list(old)}
+    for inst in as_list(new):
+        ds = inst.get("datasetId")
+        if ds in by_ds and not replace_same:
+            continue
+        if ds in by_ds and "createdAt" in by_ds[ds]:
+            inst["createdAt"] = by_ds[ds]["createdAt"]
+        by_ds[ds] = inst
+    return stored(list(by_ds.values()))
+
+
+def unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))

@@ -6,8 +6,6 @@ from mims_shared.errors import NotAcceptable
 
 JSON = "application/json"
 JSONLD = "application/ld+json"
-CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
-JSONLD_CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
 
 
 def choose_response_type(accept: str | None) -> str:
@@ -34,7 +32,3 @@ def choose_response_type(accept: str | None) -> str:
             f" this resource is available as {JSON} or {JSONLD}"
         )
     return best[1]
-
-
-def context_link(url: str) -> str:
-    return f'<{url}>; rel="{JSONLD_CONTEXT_REL}"; type="{JSONLD}"'

@@ -1,0 +1,1 @@
+"""JSON-LD @context management: resolving, fetching, caching and hosting contexts."""

@@ -1,0 +1,253 @@
+"""Attributes as written: normalized or concise, checked and turned into stored instances.
+
+ETSI GS CIM 009 V1.8.1: 4.5 (the attribute kinds and their members), 4.5.5 (multi-attributes
+by ``datasetId``), 4.7 (GeoJSON geometries), 5.2.4 and 4.5.1 (concise representation: the
+kind is inferred from the members present). The functions here are pure: names are expanded
+elsewhere, time stamps are given by the caller.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from context_broker.ngsild.ids import is_uri, is_valid_name
+from mims_shared.errors import BadRequestData
+
+#: Attribute kind -> the member holding its value.
+VALUE_MEMBER = {
+    "Property": "value",
+    "GeoProperty": "value",
+    "Relationship": "object",
+    "LanguageProperty": "languageMap",
+    "VocabProperty": "vocab",
+    "JsonProperty": "json",
+    "ListProperty": "valueList",
+    "ListRelationship": "objectList",
+}
+#: In concise form the value member tells the kind (the first match wins).
+_KIND_BY_MEMBER = [
+    ("object", "Relationship"),
+    ("objectList", "ListRelationship"),
+    ("languageMap", "LanguageProperty"),
+    ("vocab", "VocabProperty"),
+    ("json", "JsonProperty"),
+    ("valueList", "ListProperty"),
+    ("value", "Property"),
+]
+#: Members of an attribute instance that are not sub-attributes.
+INSTANCE_MEMBERS = frozenset(
+    {
+        "type",
+        "value",
+        "object",
+        "objectList",
+        "languageMap",
+        "vocab",
+        "json",
+        "valueList",
+        "observedAt",
+        "unitCode",
+        "datasetId",
+        "createdAt",
+        "modifiedAt",
+        "deletedAt",
+        "objectType",
+        "lang",
+        "instanceId",
+        "previousValue",
+        "previousObject",
+        "previousLanguageMap",
+        "previousVocab",
+        "previousJson",
+        "previousValueList",
+        "previousObjectList",
+        "@context",
+    }
+)
+#: Members the broker sets itself; a client's are ignored.
+SYSTEM_MEMBERS = ("createdAt", "modifiedAt", "deletedAt", "instanceId")
+
+GEOMETRY_TYPES = frozenset(
+    {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
+)
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$")
+
+
+def _bad(entity_id: str, name: str, why: str) -> BadRequestData:
+    return BadRequestData(f"Attribute {name} of entity {entity_id} {why}")
+
+
+def _position(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and 2 <= len(value) <= 3
+        and all(isinstance(c, int | float) and not isinstance(c, bool) for c in value)
+    )
+
+
+def _ring(value: Any, closed: bool) -> bool:
+    if not isinstance(value, list) or not all(_position(p) for p in value):
+        return False
+    if closed:
+        return len(value) >= 4 and value[0] == value[-1]
+    return len(value) >= 2
+
+
+def geometry_problem(value: Any) -> str | None:
+    """Why ``value`` is not a GeoJSON geometry NGSI-LD accepts (RFC 7946), or None."""
+    if not isinstance(value, dict):
+        return "is not a GeoJSON geometry object"
+    kind, coords = value.get("type"), value.get("coordinates")
+    if kind not in GEOMETRY_TYPES:
+        return f"has an unsupported geometry type {str(kind)[:40]!r}"
+    ok = {
+        "Point": lambda c: _position(c),
+        "MultiPoint": lambda c: isinstance(c, list) and all(_position(p) for p in c),
+        "LineString": lambda c: _ring(c, closed=False),
+        "MultiLineString": lambda c: isinstance(c, list) and all(_ring(r, False) for r in c),
+        "Polygon": lambda c: isinstance(c, list) and len(c) >= 1 and all(_ring(r, True) for r in c),
+        "MultiPolygon": lambda c: (
+            isinstance(c, list)
+            and all(
+                isinstance(p, list) and len(p) >= 1 and all(_ring(r, True) for r in p) for p in c
+            )
+        ),
+    }[kind](coords)
+    if not ok:
+        return f"has invalid coordinates for a {kind}"
+    for pos in _positions(coords):
+        lon, lat = pos[0], pos[1]
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            return "has coordinates outside longitude -180..180 / latitude -90..90"
+    return None
+
+
+def _positions(coords: Any) -> list[list[float]]:
+    if _position(coords):
+        return [coords]
+    out: list[list[float]] = []
+    for c in coords:
+        out.extend(_positions(c))
+    return out
+
+
+def is_datetime(value: Any) -> bool:
+    return isinstance(value, str) and bool(_DATETIME.match(value))
+
+
+def instance_from(entity_id: str, name: str, raw: Any, *, depth: int = 0) -> dict[str, Any]:
+    """One attribute instance in normalized form, from normalized or concise input.
+
+    Sub-attributes are checked the same way (their names are not expanded here).
+    """
+    if depth > 4:
+        raise _bad(entity_id, name, "nests sub-attributes deeper than 4 levels")
+    if isinstance(raw, dict) and "type" in raw and raw["type"] in VALUE_MEMBER:
+        inst = dict(raw)
+    elif isinstance(raw, dict) and raw.get("type") in GEOMETRY_TYPES and "coordinates" in raw:
+        inst = {"type": "GeoProperty", "value": raw}  # concise GeoProperty
+    elif isinstance(raw, dict) and "type" in raw and isinstance(raw["type"], str):
+        raise _bad(entity_id, name, f"has an unknown attribute type {raw['type'][:40]!r}")
+    elif isinstance(raw, dict):
+        kind = next((k for m, k in _KIND_BY_MEMBER if m in raw), None)
+        # A JSON object without any value member is a Property whose value is the object.
+        inst = {"type": "Property", "value": raw} if kind is None else {"type": kind, **raw}
+    else:
+        if raw is None:
+            raise _bad(entity_id, name, "has a null value")
+        inst = {"type": "Property", "value": raw}
+
+    kind = inst["type"]
+    member = VALUE_MEMBER[kind]
+    if member not in inst or inst[member] is None:
+        raise _bad(entity_id, name, f"is a {kind} without its {member!r}")
+    value = inst[member]
+    if kind == "Relationship" and not (
+        is_uri(value) or (isinstance(value, list) and value and all(is_uri(v) for v in value))
+    ):
+        raise _bad(entity_id, name, "is a Relationship whose object is not a URI")
+    if kind == "ListRelationship" and not (
+        isinstance(value, list)
+        and all(is_uri(v) or (isinstance(v, dict) and is_uri(v.get("object"))) for v in value)
+    ):
+        raise _bad(entity_id, name, "is a ListRelationship whose objectList is not a list of URIs")
+    if kind == "GeoProperty":
+        problem = geometry_problem(value)
+        if problem:
+            raise _bad(entity_id, name, problem)
+    if kind == "LanguageProperty" and not (
+        isinstance(value, dict)
+        and value
+        and all(isinstance(k, str) and isinstance(v, str | list) for k, v in value.items())
+    ):
+        raise _bad(
+            entity_id,
+            name,
+            "is a LanguageProperty whose languageMap is not a map of language tags to strings",
+        )
+    if kind == "VocabProperty" and not (
+        isinstance(value, str)
+        or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+    ):
+        raise _bad(entity_id, name, "is a VocabProperty whose vocab is not a term")
+    if kind == "ListProperty" and not isinstance(value, list):
+        raise _bad(entity_id, name, "is a ListProperty whose valueList is not a list")
+    if "observedAt" in inst and not is_datetime(inst["observedAt"]):
+        raise _bad(entity_id, name, "has an observedAt that is not a DateTime")
+    if "unitCode" in inst and not isinstance(inst["unitCode"], str):
+        raise _bad(entity_id, name, "has a unitCode that is not a string")
+    if "datasetId" in inst and not is_uri(inst["datasetId"]):
+        raise _bad(entity_id, name, "has a datasetId that is not a URI")
+    for system in SYSTEM_MEMBERS:
+        inst.pop(system, None)
+    for key in list(inst):
+        if key in INSTANCE_MEMBERS:
+            continue
+        if not is_valid_name(key):
+            raise _bad(entity_id, name, f"has a sub-attribute with a forbidden name: {key!r}")
+        inst[key] = instance_from(entity_id, f"{name}.{key}", inst[key], depth=depth + 1)
+    return inst
+
+
+def instances_from(entity_id: str, name: str, raw: Any) -> list[dict[str, Any]]:
+    """All instances of an attribute (an array is a multi-attribute, 4.5.5); at most one
+    instance per ``datasetId`` (the default instance has none)."""
+    items = (
+        raw
+        if isinstance(raw, list)
+        and raw
+        and all(isinstance(i, dict) for i in raw)
+        and any("type" in i or "value" in i or "object" in i for i in raw)
+        else [raw]
+    )
+    out: list[dict[str, Any]] = []
+    seen: set[str | None] = set()
+    for item in items:
+        inst = instance_from(entity_id, name, item)
+        ds = inst.get("datasetId")
+        if ds in seen:
+            which = f"datasetId {ds}" if ds else "the default instance (no datasetId)"
+            raise _bad(entity_id, name, f"has two instances with {which}")
+        seen.add(ds)
+        out.append(inst)
+    return out
+
+
+def stamp(inst: dict[str, Any], now: str, created: str | None = None) -> dict[str, Any]:
+    """Set the system members of an instance (and of its sub-attributes)."""
+    inst["createdAt"] = created or now
+    inst["modifiedAt"] = now
+    for key, value in inst.items():
+        if key not in INSTANCE_MEMBERS and isinstance(value, dict):
+            stamp(value, now, created)
+    return inst
+
+
+def stored(instances: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, Any]]:
+    """How an attribute is stored: one object when it has one instance, else the array."""
+    return instances[0] if len(instances) == 1 else instances
+
+
+def as_list(stored_value: Any) -> list[dict[str, Any]]:
+    return stored_value if isinstance(stored_value, list) else [stored_value]

@@ -1,0 +1,105 @@
+"""Entity representations on output (ETSI GS CIM 009 V1.8.1, 4.5 and 5.2.4): normalized,
+concise and simplified (keyValues); system attributes only with ``options=sysAttrs``.
+
+Works on an entity whose keys are already compacted; pure.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from context_broker.ngsild.attributes import INSTANCE_MEMBERS, VALUE_MEMBER
+from mims_shared.errors import BadRequestData
+
+Format = Literal["normalized", "concise", "simplified"]
+_SYS = ("createdAt", "modifiedAt", "deletedAt")
+ENTITY_CORE = frozenset({"id", "type", "scope", "createdAt", "modifiedAt", "deletedAt", "@context"})
+
+
+def parse_options(options: str | None, format_: str | None) -> tuple[Format, bool]:
+    """``(format, sysAttrs)`` from the ``options`` and ``format`` parameters (6.3.7)."""
+    fmt: Format = "normalized"
+    sys_attrs = False
+    chosen: list[str] = []
+    for opt in (o.strip() for o in (options or "").split(",") if o.strip()):
+        if opt == "sysAttrs":
+            sys_attrs = True
+        elif opt in ("keyValues", "simplified", "concise", "normalized"):
+            chosen.append(opt)
+        elif opt in (
+            "noOverwrite",
+            "update",
+            "replace",
+            "temporalValues",
+            "audit",
+            "aggregatedValues",
+        ):
+            continue  # options of other operations: not an error here
+        else:
+            raise BadRequestData(f"Unknown option {opt[:40]!r} in the options parameter")
+    if format_:
+        if format_ not in ("keyValues", "simplified", "concise", "normalized"):
+            raise BadRequestData(f"Unknown format {format_[:40]!r}")
+        chosen = [format_]
+    if len(set(chosen)) > 1:
+        raise BadRequestData("The options ask for more than one representation")
+    if chosen:
+        fmt = {
+            "keyValues": "simplified",
+            "simplified": "simplified",
+            "concise": "concise",
+            "normalized": "normalized",
+        }[chosen[0]]  # type: ignore[assignment]
+    return fmt, sys_attrs
+
+
+def _strip_sys(inst: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in inst.items():
+        if k in _SYS:
+            continue
+        if k not in INSTANCE_MEMBERS and isinstance(v, dict):
+            v = _strip_sys(v)
+        out[k] = v
+    return out
+
+
+def _concise(inst: dict[str, Any]) -> Any:
+    kind = inst.get("type")
+    rest = {k: v for k, v in inst.items() if k != "type"}
+    for k, v in list(rest.items()):
+        if k not in INSTANCE_MEMBERS and isinstance(v, dict):
+            rest[k] = _concise(v)
+    if kind == "GeoProperty" and list(rest) == ["value"]:
+        return rest["value"]
+    if kind == "Property" and list(rest) == ["value"] and not isinstance(rest["value"], dict):
+        return rest["value"]
+    return rest
+
+
+def _simple(inst: dict[str, Any]) -> Any:
+    member = VALUE_MEMBER.get(str(inst.get("type")), "value")
+    return inst.get(member)
+
+
+def render(entity: dict[str, Any], fmt: Format, sys_attrs: bool) -> dict[str, Any]:
+    """The entity in the asked representation."""
+    out: dict[str, Any] = {}
+    for key, value in entity.items():
+        if key in ENTITY_CORE:
+            if key in _SYS and not sys_attrs:
+                continue
+            out[key] = value
+            continue
+        instances = value if isinstance(value, list) else [value]
+        if not sys_attrs:
+            instances = [_strip_sys(i) for i in instances]
+        if fmt == "simplified":
+            vals = [_simple(i) for i in instances]
+            out[key] = vals[0] if len(vals) == 1 else vals
+        elif fmt == "concise":
+            vals = [_concise(i) for i in instances]
+            out[key] = vals[0] if len(vals) == 1 else vals
+        else:
+            out[key] = instances[0] if len(instances) == 1 else instances
+    return out
