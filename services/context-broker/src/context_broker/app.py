@@ -47,6 +47,8 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
         version=__version__,
         render=render_ngsild_problem,
         lifespan=lifespan,
-        routers=[entities_router],
+        routers=[
+            entities_router,
+        ],
         strip_trailing_slash=True,
     )
