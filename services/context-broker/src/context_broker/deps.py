@@ -13,6 +13,7 @@ from context_broker.ngsild.jsonld import CORE_CONTEXT_URL, CompiledContext
 from context_broker.ngsild.links import context_from_link
 from context_broker.ngsild.media import JSON, JSONLD
 from context_broker.ngsild.tenant import parse_tenant
+from mims_shared.errors import BadRequestData, InvalidRequest
 from mims_shared.web.body import json_body, media_type_of
 
 Json = Annotated[Any, json_body(JSON, JSONLD)]
@@ -61,6 +62,11 @@ async def read_ld(request: Request, body: Any | None = None) -> Ld:
     contexts: ContextService = request.app.state.contexts
     in_body = body is not None and media_type_of(request.headers.get("content-type")) == JSONLD
     if in_body:
+        if context_from_link(request.headers.get("link")) is not None:
+            raise BadRequestData(
+                "A body sent as application/ld+json carries its @context; a JSON-LD Link "
+                "header must not be sent with it (6.3.5)"
+            )
         value = body.get("@context") if isinstance(body, dict) else None
     else:
         value = context_from_link(request.headers.get("link"))
@@ -72,3 +78,24 @@ async def _ld_without_body(request: Request) -> Ld:
 
 
 LdContext = Annotated[Ld, Depends(_ld_without_body)]
+
+
+def _query_names(dependant: Any) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+async def reject_unknown_query_parameters(request: Request) -> None:
+    """A query parameter the operation does not define is answered 400 InvalidRequest
+    (the ETSI suite checks it), rather than silently ignored."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    unknown = sorted(set(request.query_params) - _query_names(dependant))
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown query parameter {unknown[0][:60]!r} for {request.method} {request.url.path}"
+        )

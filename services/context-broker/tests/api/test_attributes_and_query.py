@@ -9,6 +9,8 @@ import httpx
 import orjson
 
 ERR = "https://uri.etsi.org/ngsi-ld/errors/"
+DEFAULT = "https://uri.etsi.org/ngsi-ld/default-context/"
+CORE = "https://uri.etsi.org/ngsi-ld/"
 CTX = {
     "@context": {
         "sdm": "https://smartdatamodels.org/dataModel.Parking/",
@@ -56,9 +58,12 @@ async def test_append_with_and_without_no_overwrite(client: httpx.AsyncClient) -
         f"/ngsi-ld/v1/entities/{eid}/attrs", json=attrs, params={"options": "noOverwrite"}
     )
     assert kept.status_code == 207
+    # Attribute names in an UpdateResult are expanded IRIs (as the ETSI suite expects).
     assert kept.json() == {
-        "updated": ["name"],
-        "notUpdated": [{"attributeName": "status", "reason": "the attribute exists (noOverwrite)"}],
+        "updated": [f"{DEFAULT}name"],
+        "notUpdated": [
+            {"attributeName": f"{CORE}status", "reason": "the attribute exists (noOverwrite)"}
+        ],
     }
     assert (await get(client, eid))["status"]["value"] == "free"
     done = await client.post(f"/ngsi-ld/v1/entities/{eid}/attrs", json=attrs)
@@ -77,7 +82,7 @@ async def test_update_touches_only_existing_attributes(client: httpx.AsyncClient
         },
     )
     assert resp.status_code == 207
-    assert resp.json()["updated"] == ["status"]
+    assert resp.json()["updated"] == [f"{CORE}status"]
     entity = await get(client, eid)
     assert entity["status"]["value"] == "occupied"
     assert "colour" not in entity
@@ -150,7 +155,12 @@ async def test_merge_adds_replaces_and_deletes_with_null(client: httpx.AsyncClie
     )
     assert resp.status_code == 204, resp.text
     entity = await get(client, eid)
-    assert entity["status"] == {"type": "Property", "value": "occupied"}
+    # Merged member by member: the value changes, observedAt stays.
+    assert entity["status"] == {
+        "type": "Property",
+        "value": "occupied",
+        "observedAt": "2026-11-26T10:00:00Z",
+    }
     assert entity["name"] == {"type": "Property", "value": "Spot 9"}
     assert "width" not in entity
     assert entity["refParkingSite"]["object"] == "urn:ngsi-ld:ParkingSite:1"

@@ -115,7 +115,7 @@ async def test_creating_twice_is_already_exists(client: httpx.AsyncClient) -> No
     ("content", "headers", "status", "etsi_type", "detail_part"),
     [
         (b"{not json", JSON, 400, "InvalidRequest", "not valid JSON"),
-        (b"", JSON, 400, "InvalidRequest", "empty"),
+        (b"", JSON, 400, "BadRequestData", "empty"),
         (
             b'{"id": "urn:x:1", "type": "T"}',
             {"Content-Type": "text/plain"},
@@ -201,7 +201,7 @@ async def test_bad_tenant_and_unknown_route_and_wrong_method(client: httpx.Async
     route = await client.get("/ngsi-ld/v1/nothing-here")
     assert route.status_code == 404
     assert route.json()["type"] == ERR + "ResourceNotFound"
-    method = await client.put("/ngsi-ld/v1/entities")
+    method = await client.put("/ngsi-ld/v1/entityOperations/query")
     assert method.status_code == 405
     assert method.json()["type"] == ERR + "InvalidRequest"
     assert "POST" in method.headers["allow"]

@@ -5,20 +5,29 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
-from context_broker.deps import Json, Ld, LdContext, Tenant, entities, read_ld
-from context_broker.entities.service import EntityService, Outcome, View
+from context_broker.deps import (
+    Json,
+    Ld,
+    LdContext,
+    Tenant,
+    entities,
+    read_ld,
+    reject_unknown_query_parameters,
+)
+from context_broker.entities.service import EntityService, Outcome, View, expand_name
 from context_broker.ngsild.links import link_header
-from context_broker.ngsild.media import JSONLD, choose_response_type
-from context_broker.ngsild.representation import parse_options
+from context_broker.ngsild.media import GEOJSON, JSONLD, choose_response_type, to_feature
+from context_broker.ngsild.representation import parse_options, parse_projection
 from mims_shared.errors import BadRequestData
 
-router = APIRouter(prefix="/ngsi-ld/v1")
+router = APIRouter(prefix="/ngsi-ld/v1", dependencies=[Depends(reject_unknown_query_parameters)])
 
 Service = Annotated[EntityService, entities]
 Accept = Annotated[str | None, Header()]
+NonNegative = Annotated[int, Query(ge=0)]
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -29,12 +38,26 @@ def _csv(value: str | None) -> list[str] | None:
 
 
 def _answer(
-    body: Any, ld: Ld, accept: str | None, status: int = 200, headers: dict[str, str] | None = None
+    body: Any,
+    ld: Ld,
+    accept: str | None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    geometry_property: str | None = None,
 ) -> Response:
+    """The entity (or list) in the media type asked for: JSON with a Link header, JSON-LD
+    with an @context member, or GeoJSON (6.3.6, 6.3.15)."""
     media = choose_response_type(accept)
     headers = dict(headers or {})
-    if media == JSONLD:
-        context = ld.value if ld.value is not None else ld.link_url
+    context = ld.value if ld.value is not None else ld.link_url
+    if media == GEOJSON:
+        gp = geometry_property or "location"
+        if isinstance(body, list):
+            body = {"type": "FeatureCollection", "features": [to_feature(e, gp) for e in body]}
+        else:
+            body = to_feature(body, gp)
+        body["@context"] = context
+    elif media == JSONLD:
         if isinstance(body, list):
             body = [{**item, "@context": context} for item in body]
         else:
@@ -62,18 +85,26 @@ def _view(
     attrs: str | None,
     pick: str | None,
     omit: str | None,
+    lang: str | None = None,
 ) -> View:
     fmt, sys_attrs = parse_options(options, format_)
     if pick and omit:
         raise BadRequestData("pick and omit cannot be used together")
+    if attrs and (pick or omit):
+        raise BadRequestData("attrs cannot be used together with pick or omit")
     attr_list = _csv(attrs)
     return View(
         fmt=fmt,
         sys_attrs=sys_attrs,
-        attrs=frozenset(ld.compiled.expand(a) for a in attr_list) if attr_list else None,
-        pick=frozenset(_csv(pick) or []) if pick else None,
-        omit=frozenset(_csv(omit) or []) if omit else None,
+        attrs=frozenset(expand_name(ld.compiled, a) for a in attr_list) if attr_list else None,
+        pick=parse_projection(pick, "pick") if pick is not None else None,
+        omit=parse_projection(omit, "omit") if omit is not None else None,
+        lang=lang or None,
     )
+
+
+def _count_header(total: int | None) -> dict[str, str]:
+    return {"NGSILD-Results-Count": str(total)} if total is not None else {}
 
 
 @router.post("/entities", status_code=201)
@@ -82,6 +113,13 @@ async def create_entity(service: Service, tenant: Tenant, body: Json, request: R
     ld = await read_ld(request, body)
     eid = await service.create(tenant, body, ld.compiled, context_in_body=ld.in_body)
     return Response(status_code=201, headers={"Location": f"/ngsi-ld/v1/entities/{eid}"})
+
+
+@router.patch("/entities", status_code=400)
+@router.put("/entities", status_code=400)
+async def entity_without_id() -> Response:
+    """Merge or Replace Entity without an entity id in the path (6.5.3): 400."""
+    raise BadRequestData("The entity id is missing from the path /ngsi-ld/v1/entities/{entityId}")
 
 
 @router.get("/entities")
@@ -99,12 +137,15 @@ async def query_entities(
     omit: str | None = None,
     options: str | None = None,
     format: str | None = None,
-    limit: Annotated[int, Query(ge=0)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    lang: str | None = None,
+    geometryProperty: str | None = None,
+    limit: NonNegative = 20,
+    offset: NonNegative = 0,
     count: bool = False,
 ) -> Response:
     """Query Entities (5.7.2; HTTP binding 6.4.3.2)."""
-    view = _view(ld, options, format, attrs, pick, omit)
+    choose_response_type(accept)  # a 406 before any work
+    view = _view(ld, options, format, attrs, pick, omit, lang)
     found, total = await service.query(
         tenant,
         ld.compiled,
@@ -118,8 +159,9 @@ async def query_entities(
         limit=limit,
         count=count,
     )
-    headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
-    return _answer(found, ld, accept, headers=headers)
+    return _answer(
+        found, ld, accept, headers=_count_header(total), geometry_property=geometryProperty
+    )
 
 
 @router.post("/entityOperations/query")
@@ -129,11 +171,12 @@ async def query_entities_post(
     body: Json,
     request: Request,
     accept: Accept = None,
-    limit: Annotated[int, Query(ge=0)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: NonNegative = 20,
+    offset: NonNegative = 0,
     count: bool = False,
     options: str | None = None,
     format: str | None = None,
+    lang: str | None = None,
 ) -> Response:
     """Query Entities via POST (5.7.2; HTTP binding 6.23.3.1)."""
     if not isinstance(body, dict) or body.get("type") != "Query":
@@ -153,10 +196,10 @@ async def query_entities_post(
         raise BadRequestData("attrs must be a list of attribute names")
     if not isinstance(body.get("q", ""), str):
         raise BadRequestData("q must be a string")
-    ids = [s["id"] for s in entities_ if isinstance(s, dict) and "id" in s] or None
-    types = [s["type"] for s in entities_ if isinstance(s, dict) and "type" in s] or None
-    patterns = [s["idPattern"] for s in entities_ if isinstance(s, dict) and "idPattern" in s]
-    view = _view(ld, options, format, ",".join(attrs) if attrs else None, None, None)
+    ids = [s["id"] for s in entities_ if "id" in s] or None
+    types = [s["type"] for s in entities_ if "type" in s] or None
+    patterns = [s["idPattern"] for s in entities_ if "idPattern" in s]
+    view = _view(ld, options, format, ",".join(attrs) if attrs else None, None, None, lang)
     found, total = await service.query(
         tenant,
         ld.compiled,
@@ -170,8 +213,7 @@ async def query_entities_post(
         limit=limit,
         count=count,
     )
-    headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
-    return _answer(found, ld, accept, headers=headers)
+    return _answer(found, ld, accept, headers=_count_header(total))
 
 
 @router.post("/entities/{entity_id:path}/attrs")
@@ -249,12 +291,14 @@ async def retrieve_entity(
     omit: str | None = None,
     options: str | None = None,
     format: str | None = None,
+    lang: str | None = None,
+    geometryProperty: str | None = None,
 ) -> Response:
     """Retrieve Entity (5.7.1; HTTP binding 6.5.3.1)."""
     choose_response_type(accept)  # a 406 before any work
-    view = _view(ld, options, format, attrs, pick, omit)
+    view = _view(ld, options, format, attrs, pick, omit, lang)
     entity = await service.retrieve(tenant, entity_id, ld.compiled, view)
-    return _answer(entity, ld, accept)
+    return _answer(entity, ld, accept, geometry_property=geometryProperty)
 
 
 @router.patch("/entities/{entity_id:path}", status_code=204)

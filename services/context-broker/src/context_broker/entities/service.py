@@ -25,7 +25,7 @@ from context_broker.ngsild.entity import parse_entity
 from context_broker.ngsild.ids import is_uri, is_valid_name
 from context_broker.ngsild.jsonld import CompiledContext, compact_entity_keys
 from context_broker.ngsild.query import parse_q, q_to_jsonpath
-from context_broker.ngsild.representation import Format, render
+from context_broker.ngsild.representation import Format, apply_language, render
 from mims_shared.db import Database
 from mims_shared.errors import AlreadyExists, BadRequestData, NotFound
 
@@ -46,9 +46,54 @@ def _check_id(eid: str) -> None:
         raise BadRequestData(f"The entity id {eid[:200]!r} is not a URI")
 
 
+#: Names an attribute may not have (they are members of the entity itself).
+RESERVED_NAMES = frozenset(
+    {"id", "type", "scope", "@context", "createdAt", "modifiedAt", "deletedAt", "@id", "@type"}
+)
+
+
 def _check_name(name: str) -> None:
-    if not is_valid_name(name):
+    if not is_valid_name(name) or name in RESERVED_NAMES:
         raise BadRequestData(f"The attribute name {name[:200]!r} is not valid")
+
+
+def expand_name(ctx: CompiledContext, name: str) -> str:
+    """A name expanded by the context; a name that expands to a JSON-LD keyword (such as
+    ``type``) or to something that is not an absolute IRI cannot name a type or attribute."""
+    iri = ctx.expand(name)
+    if iri.startswith("@") or ":" not in iri:
+        raise BadRequestData(
+            f"The name {name[:200]!r} does not expand to an IRI in the "
+            "@context (it may be a JSON-LD keyword)"
+        )
+    return iri
+
+
+NULL = "urn:ngsi-ld:null"
+
+
+def is_deletion(raw: Any) -> bool:
+    """An instance written only to delete (5.5.? "urn:ngsi-ld:null" as its value)."""
+    if raw == NULL:
+        return True
+    if not isinstance(raw, dict):
+        return False
+    for member in ("value", "object", "vocab", "json", "valueList", "objectList"):
+        if raw.get(member) == NULL or raw.get(member) == [NULL]:
+            return True
+    lm = raw.get("languageMap")
+    return isinstance(lm, dict) and lm.get("@none") == NULL
+
+
+def split_deletions(raw: Any) -> tuple[Any, set[str | None]]:
+    """The instances of an attribute as written, minus the deletion markers, and the
+    datasetIds those markers delete (None: the default instance)."""
+    items = raw if isinstance(raw, list) else [raw]
+    keep = [i for i in items if not is_deletion(i)]
+    gone = {i.get("datasetId") if isinstance(i, dict) else None for i in items if is_deletion(i)}
+    if not keep:
+        return None, gone
+    return (keep if isinstance(raw, list) else keep[0]), gone
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +105,7 @@ class View:
     attrs: frozenset[str] | None = None  # expanded attribute IRIs to keep
     pick: frozenset[str] | None = None  # compacted names (and id, type) to keep
     omit: frozenset[str] | None = None  # compacted names (and id, type) to drop
+    lang: str | None = None  # LanguageProperties in this language (4.15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +126,7 @@ class EntityService:
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, raw in attrs.items():
-            iri = ctx.expand(name)
+            iri = expand_name(ctx, name)
             if iri in out:
                 raise BadRequestData(f"Entity {eid} names attribute {name} twice")
             out[iri] = stored(
@@ -100,7 +146,7 @@ class EntityService:
             elif key in INSTANCE_MEMBERS:
                 out[key] = value
             else:  # a sub-attribute, already checked by instances_from
-                out[ctx.expand(key)] = self._expand_instance(value, ctx)
+                out[expand_name(ctx, key)] = self._expand_instance(value, ctx)
         return out
 
     def _build(
@@ -108,7 +154,7 @@ class EntityService:
     ) -> StoredEntity:
         entity = parse_entity(body, context_in_body=context_in_body)
         stamp_ = _iso(now)
-        types = list(dict.fromkeys(ctx.expand(t) for t in entity.types))
+        types = list(dict.fromkeys(expand_name(ctx, t) for t in entity.types))
         attrs = self._expand_attrs(entity.id, entity.attrs, ctx, stamp_)
         scopes = _scopes(body.get("scope"))
         return StoredEntity(entity.id, types, attrs, scopes, now, now)
@@ -124,7 +170,10 @@ class EntityService:
         if view.sys_attrs:
             expanded["createdAt"] = _iso(e.created_at)
             expanded["modifiedAt"] = _iso(e.modified_at)
-        out = render(compact_entity_keys(expanded, ctx), view.fmt, view.sys_attrs)
+        compacted = compact_entity_keys(expanded, ctx)
+        if view.lang is not None:
+            compacted = apply_language(compacted, view.lang)
+        out = render(compacted, view.fmt, view.sys_attrs)
         if view.pick is not None:
             out = {k: v for k, v in out.items() if k in view.pick}
         if view.omit is not None:
@@ -162,45 +211,75 @@ class EntityService:
             await uow.commit()
         return result
 
+    def _written(
+        self, eid: str, body: dict[str, Any], ctx: CompiledContext, now: str
+    ) -> dict[str, tuple[Any, set[str | None]]]:
+        """The attributes of a write: IRI -> (stored instances or None, datasetIds to delete)."""
+        out: dict[str, tuple[Any, set[str | None]]] = {}
+        for name, raw in _attrs_of(eid, body).items():
+            keep, gone = split_deletions(raw)
+            iri = expand_name(ctx, name)
+            value = None
+            if keep is not None:
+                value = self._expand_attrs(eid, {name: keep}, ctx, now)[iri]
+            out[iri] = (value, gone)
+        return out
+
+    def _entity_members(
+        self, e: StoredEntity, body: dict[str, Any], ctx: CompiledContext, *, replace_scope: bool
+    ) -> None:
+        """Types in a write are added; a scope is added (append) or replaces (update)."""
+        if "type" in body:
+            added = [expand_name(ctx, t) for t in _types(body["type"])]
+            e.types = list(dict.fromkeys([*e.types, *added]))
+        if "scope" in body:
+            scopes = _scopes(body["scope"]) or []
+            e.scopes = (
+                scopes if replace_scope else list(dict.fromkeys([*(e.scopes or []), *scopes]))
+            )
+
     async def append_attrs(
         self, tenant: str, eid: str, body: Any, ctx: CompiledContext, *, no_overwrite: bool
     ) -> Outcome:
-        """Append Entity Attributes (5.6.3)."""
-        attrs = _attrs_body(eid, body)
-        now = _iso(_now())
-        new = self._expand_attrs(eid, attrs, ctx, now)
-        names = dict(zip(new, attrs, strict=True))
+        """Append Entity Attributes (5.6.3): new attributes and instances are added; with
+        ``noOverwrite`` an instance (same datasetId) already there is kept."""
+        _check_body(body)
+        written = self._written(eid, body, ctx, _iso(_now()))
 
         def change(e: StoredEntity) -> Outcome:
             updated, not_updated = [], []
-            for iri, value in new.items():
-                if iri in e.attrs and no_overwrite:
-                    not_updated.append((names[iri], "the attribute exists (noOverwrite)"))
-                    continue
-                e.attrs[iri] = _merge_instances(e.attrs.get(iri), value, replace_same=True)
-                updated.append(names[iri])
-            if "type" in body:
-                e.types = list(
-                    dict.fromkeys([*e.types, *(ctx.expand(t) for t in _types(body["type"]))])
-                )
+            for iri, (value, gone) in written.items():
+                old = e.attrs.get(iri)
+                if no_overwrite and old is not None and value is not None:
+                    have = {i.get("datasetId") for i in as_list(old)}
+                    fresh = [i for i in as_list(value) if i.get("datasetId") not in have]
+                    if not fresh:
+                        not_updated.append((iri, "the attribute exists (noOverwrite)"))
+                        continue
+                    value = stored(fresh)
+                merged = _apply(old, value, gone, merge_members=False)
+                _set(e, iri, merged)
+                updated.append(iri)
+            self._entity_members(e, body, ctx, replace_scope=False)
             return Outcome(updated, not_updated)
 
         return await self._modify(tenant, eid, change)
 
     async def update_attrs(self, tenant: str, eid: str, body: Any, ctx: CompiledContext) -> Outcome:
-        """Update Entity Attributes (5.6.2): only attributes that exist are changed."""
-        attrs = _attrs_body(eid, body)
-        new = self._expand_attrs(eid, attrs, ctx, _iso(_now()))
-        names = dict(zip(new, attrs, strict=True))
+        """Update Entity Attributes (5.6.2): attributes that exist are replaced instance by
+        instance (by datasetId); attributes that do not exist are reported, not added."""
+        _check_body(body)
+        written = self._written(eid, body, ctx, _iso(_now()))
 
         def change(e: StoredEntity) -> Outcome:
             updated, not_updated = [], []
-            for iri, value in new.items():
+            for iri, (value, gone) in written.items():
                 if iri not in e.attrs:
-                    not_updated.append((names[iri], "the attribute does not exist"))
+                    not_updated.append((iri, "the attribute does not exist"))
                     continue
-                e.attrs[iri] = _merge_instances(e.attrs[iri], value, replace_same=True)
-                updated.append(names[iri])
+                _set(e, iri, _apply(e.attrs[iri], value, gone, merge_members=False))
+                updated.append(iri)
+            self._entity_members(e, body, ctx, replace_scope=True)
             return Outcome(updated, not_updated)
 
         return await self._modify(tenant, eid, change)
@@ -208,11 +287,13 @@ class EntityService:
     async def partial_update_attr(
         self, tenant: str, eid: str, name: str, body: Any, ctx: CompiledContext
     ) -> None:
-        """Partial Attribute update (5.6.4): members given replace those stored."""
+        """Partial Attribute update (5.6.4): members given replace those stored, in the
+        instance of the same datasetId; ``urn:ngsi-ld:null`` deletes that instance."""
         _check_name(name)
-        if not isinstance(body, dict) or not body:
+        if not isinstance(body, dict) or not {k for k in body if k != "@context"}:
             raise BadRequestData("A partial attribute update must be a non-empty JSON object")
-        iri = ctx.expand(name)
+        body = {k: v for k, v in body.items() if k != "@context"}
+        iri = expand_name(ctx, name)
         now = _iso(_now())
 
         def change(e: StoredEntity) -> None:
@@ -222,12 +303,17 @@ class EntityService:
             ds = body.get("datasetId")
             target = next((i for i in instances if i.get("datasetId") == ds), None)
             if target is None:
-                raise NotFound(
-                    f"Attribute {name} of entity {eid} has no instance "
-                    f"{'with datasetId ' + ds if ds else 'without datasetId'}"
+                which = f"with datasetId {ds}" if ds else "without datasetId"
+                raise NotFound(f"Attribute {name} of entity {eid} has no instance {which}")
+            if "type" in body and body["type"] != target["type"]:
+                raise BadRequestData(
+                    f"Attribute {name} of entity {eid} is a {target['type']}, not a "
+                    f"{str(body['type'])[:40]}; a partial update cannot change its type"
                 )
-            merged = {**target, **{k: v for k, v in body.items() if k != "type"}}
-            merged["type"] = body.get("type", target["type"])
+            if is_deletion(body):
+                _set(e, iri, _apply(e.attrs[iri], None, {ds}, merge_members=False))
+                return
+            merged = {**self._compacted_instance(target, ctx), **body, "type": target["type"]}
             checked = self._expand_instance(
                 stamp(instances_from(eid, name, merged)[0], now, target.get("createdAt")), ctx
             )
@@ -235,19 +321,31 @@ class EntityService:
 
         await self._modify(tenant, eid, change)
 
+    def _compacted_instance(self, inst: dict[str, Any], ctx: CompiledContext) -> dict[str, Any]:
+        """A stored instance with its sub-attribute names compacted again (to be re-checked)."""
+        out: dict[str, Any] = {}
+        for key, value in inst.items():
+            if key in INSTANCE_MEMBERS:
+                out[key] = value
+            else:
+                out[ctx.compact(key)] = self._compacted_instance(value, ctx)
+        return out
+
     async def replace_attr(
         self, tenant: str, eid: str, name: str, body: Any, ctx: CompiledContext
     ) -> None:
         """Replace Attribute (5.6.19): the attribute (or the instance by datasetId) is
         replaced whole; it must exist."""
         _check_name(name)
-        iri = ctx.expand(name)
+        if isinstance(body, dict):
+            body = {k: v for k, v in body.items() if k != "@context"}
+        iri = expand_name(ctx, name)
         new = self._expand_attrs(eid, {name: body}, ctx, _iso(_now()))[iri]
 
         def change(e: StoredEntity) -> None:
             if iri not in e.attrs:
                 raise NotFound(f"Entity {eid} has no attribute {name}")
-            e.attrs[iri] = _merge_instances(e.attrs[iri], new, replace_same=True)
+            e.attrs[iri] = _apply(e.attrs[iri], new, set(), merge_members=False)
 
         await self._modify(tenant, eid, change)
 
@@ -286,29 +384,18 @@ class EntityService:
         await self._modify(tenant, eid, change)
 
     async def merge(self, tenant: str, eid: str, body: Any, ctx: CompiledContext) -> None:
-        """Merge Entity (5.6.17): attributes given are added or replace those stored;
-        ``"urn:ngsi-ld:null"`` deletes one."""
+        """Merge Entity (5.6.17): attributes given are added, or merged member by member into
+        the instance of the same datasetId; ``urn:ngsi-ld:null`` deletes an instance."""
         if not isinstance(body, dict):
             raise BadRequestData("A merge must be a JSON object")
         if "id" in body and body["id"] != eid:
             raise BadRequestData(f"The body's id {str(body['id'])[:200]} is not {eid}")
-        attrs = {k: v for k, v in body.items() if k not in _CORE}
-        deletions = {ctx.expand(k) for k, v in attrs.items() if _is_null(v)}
-        new = self._expand_attrs(
-            eid, {k: v for k, v in attrs.items() if not _is_null(v)}, ctx, _iso(_now())
-        )
+        written = self._written(eid, body, ctx, _iso(_now()))
 
         def change(e: StoredEntity) -> None:
-            for iri in deletions:
-                e.attrs.pop(iri, None)
-            for iri, value in new.items():
-                e.attrs[iri] = _merge_instances(e.attrs.get(iri), value, replace_same=True)
-            if "type" in body:
-                e.types = list(
-                    dict.fromkeys([*e.types, *(ctx.expand(t) for t in _types(body["type"]))])
-                )
-            if "scope" in body:
-                e.scopes = _scopes(body["scope"])
+            for iri, (value, gone) in written.items():
+                _set(e, iri, _apply(e.attrs.get(iri), value, gone, merge_members=True))
+            self._entity_members(e, body, ctx, replace_scope=True)
 
         await self._modify(tenant, eid, change)
 
@@ -338,7 +425,12 @@ class EntityService:
             e = await repository.get(uow.connection, tenant, eid)
         if e is None:
             raise NotFound(f"Entity {eid} does not exist")
-        return self._view(e, ctx, view)
+        if view.attrs is not None and not view.attrs & e.attrs.keys():
+            raise NotFound(f"Entity {eid} has none of the attributes asked for")
+        out = self._view(e, ctx, view)
+        if not out:
+            raise NotFound(f"Entity {eid} has nothing left after pick and omit")
+        return out
 
     async def query(
         self,
@@ -368,22 +460,36 @@ class EntityService:
             tenant,
             ids=ids,
             id_pattern=id_pattern,
-            types=[ctx.expand(t) for t in types] if types else None,
-            any_attrs=[ctx.expand(a) for a in attrs] if attrs else None,
+            types=[expand_name(ctx, t) for t in types] if types else None,
+            any_attrs=[expand_name(ctx, a) for a in attrs] if attrs else None,
             q_path=q_to_jsonpath(parse_q(q), ctx.expand) if q else None,
         )
         async with self.db.unit_of_work(transaction=False) as uow:
             found, total = await repository.query(uow.connection, f, offset, limit, count)
-        return [self._view(e, ctx, view) for e in found], total
+        views = (self._view(e, ctx, view) for e in found)
+        return [v for v in views if v], total
+
+    # --- building blocks of the batch operations (batch/service.py): same behaviour ---------
+    def build(
+        self, body: Any, ctx: CompiledContext, *, context_in_body: bool, now: datetime
+    ) -> StoredEntity:
+        """The entity a Create Entity body describes, checked whole and expanded."""
+        return self._build(body, ctx, context_in_body=context_in_body, now=now)
+
+    def written(
+        self, eid: str, body: dict[str, Any], ctx: CompiledContext, now: str
+    ) -> dict[str, tuple[Any, set[str | None]]]:
+        """The attributes of an append or merge body, checked and expanded (see _written)."""
+        return self._written(eid, body, ctx, now)
+
+    def entity_members(
+        self, e: StoredEntity, body: dict[str, Any], ctx: CompiledContext, *, replace_scope: bool
+    ) -> None:
+        """Apply the type and scope of an append or merge body to ``e``."""
+        self._entity_members(e, body, ctx, replace_scope=replace_scope)
 
 
 _CORE = frozenset({"id", "type", "scope", "@context", "createdAt", "modifiedAt", "deletedAt"})
-
-
-def _is_null(value: Any) -> bool:
-    if value == "urn:ngsi-ld:null":
-        return True
-    return isinstance(value, dict) and value.get("value") == "urn:ngsi-ld:null"
 
 
 def _types(raw: Any) -> list[str]:
@@ -404,32 +510,54 @@ def _scopes(raw: Any) -> list[str] | None:
     return list(dict.fromkeys(scopes))
 
 
-def _attrs_body(eid: str, body: Any) -> dict[str, Any]:
+def _check_body(body: Any) -> None:
     if not isinstance(body, dict):
         raise BadRequestData("The attributes must come as a JSON object")
+    if not {k for k in body if k not in ("@context", "id")}:
+        raise BadRequestData("The request holds no attribute")
+
+
+def _attrs_of(eid: str, body: dict[str, Any]) -> dict[str, Any]:
     attrs = {k: v for k, v in body.items() if k not in _CORE}
     for name in attrs:
         if not is_valid_name(name):
             raise BadRequestData(f"Entity {eid}: the attribute name {name[:200]!r} is not valid")
-    if not attrs and "type" not in body:
-        raise BadRequestData("The request holds no attribute")
     return attrs
 
 
-def _merge_instances(old: Any, new: Any, *, replace_same: bool) -> Any:
-    """New instances replace the stored ones with the same ``datasetId``; others stay."""
-    if old is None:
-        return new
-    by_ds: dict[str | None, dict[str, Any]] = {i.get("datasetId"): i for i in as_list(old)}
-    for inst in as_list(new):
+def _set(e: StoredEntity, iri: str, value: Any) -> None:
+    if value is None:
+        e.attrs.pop(iri, None)
+    else:
+        e.attrs[iri] = value
+
+
+def _apply(old: Any, new: Any, gone: set[str | None], *, merge_members: bool) -> Any:
+    """Stored instances after a write: instances with a datasetId in ``gone`` are deleted;
+    each new instance replaces (or, with ``merge_members``, is merged into) the stored one
+    with the same datasetId; others stay. None when nothing is left."""
+    by_ds: dict[str | None, dict[str, Any]] = {
+        i.get("datasetId"): i for i in (as_list(old) if old is not None else [])
+    }
+    for ds in gone:
+        by_ds.pop(ds, None)
+    for inst in as_list(new) if new is not None else []:
         ds = inst.get("datasetId")
-        if ds in by_ds and not replace_same:
-            continue
-        if ds in by_ds and "createdAt" in by_ds[ds]:
-            inst["createdAt"] = by_ds[ds]["createdAt"]
+        before = by_ds.get(ds)
+        if before is not None:
+            inst["createdAt"] = before.get("createdAt", inst.get("createdAt"))
+            if merge_members and before.get("type") == inst.get("type"):
+                inst = {**before, **inst}
         by_ds[ds] = inst
-    return stored(list(by_ds.values()))
+    return stored(list(by_ds.values())) if by_ds else None
 
 
 def unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+def apply_written(
+    e: StoredEntity, iri: str, value: Any, gone: set[str | None], *, merge_members: bool
+) -> None:
+    """Apply one written attribute to ``e`` as append and merge do (batch operations)."""
+    _set(e, iri, _apply(e.attrs.get(iri), value, gone, merge_members=merge_members))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mims_shared.errors import NotAcceptable
 
 JSON = "application/json"
 JSONLD = "application/ld+json"
+GEOJSON = "application/geo+json"
 
 
 def choose_response_type(accept: str | None) -> str:
@@ -23,7 +26,13 @@ def choose_response_type(accept: str | None) -> str:
                     q = float(f[2:])
                 except ValueError:
                     q = 0.0
-        offered = {JSON: JSON, JSONLD: JSONLD, "*/*": JSON, "application/*": JSON}.get(media)
+        offered = {
+            JSON: JSON,
+            JSONLD: JSONLD,
+            GEOJSON: GEOJSON,
+            "*/*": JSON,
+            "application/*": JSON,
+        }.get(media)
         if offered and q > 0 and (best is None or q > best[0]):
             best = (q, offered)
     if best is None:
@@ -32,3 +41,24 @@ def choose_response_type(accept: str | None) -> str:
             f" this resource is available as {JSON} or {JSONLD}"
         )
     return best[1]
+
+
+def to_feature(entity: dict[str, Any], geometry_property: str) -> dict[str, Any]:
+    """An entity (already in its representation) as a GeoJSON Feature (6.3.15)."""
+    geo = entity.get(geometry_property)
+    if isinstance(geo, list):
+        geo = geo[0] if geo else None
+    if (isinstance(geo, dict) and geo.get("type") == "GeoProperty") or (
+        isinstance(geo, dict) and "value" in geo and "coordinates" not in geo
+    ):
+        geo = geo.get("value")
+    if not (isinstance(geo, dict) and "coordinates" in geo):
+        geo = None
+    properties = {k: v for k, v in entity.items() if k not in ("id", "@context")}
+    feature: dict[str, Any] = {
+        "id": entity.get("id"),
+        "type": "Feature",
+        "geometry": geo,
+        "properties": properties,
+    }
+    return feature

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from context_broker.ngsild.attributes import INSTANCE_MEMBERS, VALUE_MEMBER
-from mims_shared.errors import BadRequestData
+from context_broker.ngsild.ids import is_valid_name
+from mims_shared.errors import BadRequestData, InvalidRequest
 
 Format = Literal["normalized", "concise", "simplified"]
 _SYS = ("createdAt", "modifiedAt", "deletedAt")
@@ -36,13 +37,13 @@ def parse_options(options: str | None, format_: str | None) -> tuple[Format, boo
         ):
             continue  # options of other operations: not an error here
         else:
-            raise BadRequestData(f"Unknown option {opt[:40]!r} in the options parameter")
+            raise InvalidRequest(f"Unknown option {opt[:40]!r} in the options parameter")
     if format_:
         if format_ not in ("keyValues", "simplified", "concise", "normalized"):
-            raise BadRequestData(f"Unknown format {format_[:40]!r}")
+            raise InvalidRequest(f"Unknown format {format_[:40]!r}")
         chosen = [format_]
     if len(set(chosen)) > 1:
-        raise BadRequestData("The options ask for more than one representation")
+        raise InvalidRequest("The options ask for more than one representation")
     if chosen:
         fmt = {
             "keyValues": "simplified",
@@ -102,4 +103,83 @@ def render(entity: dict[str, Any], fmt: Format, sys_attrs: bool) -> dict[str, An
             out[key] = vals[0] if len(vals) == 1 else vals
         else:
             out[key] = instances[0] if len(instances) == 1 else instances
+    return out
+
+
+def parse_projection(text: str, param: str) -> frozenset[str]:
+    """The top-level names of a ``pick``/``omit`` projection (ETSI GS CIM 009 V1.8.1, 4.21):
+    names separated by ``,`` or ``|``, each optionally followed by ``{...}`` projecting a
+    linked entity (checked, then ignored here)."""
+    names: list[str] = []
+    depth = 0
+    token = ""
+    expect_name = True
+    for pos, ch in enumerate(text + ","):
+        if ch in ",|{}":
+            if ch == "{" and (not token or depth > 31):
+                raise BadRequestData(f"{param} at position {pos}: '{{' must follow a name")
+            if token:
+                if not is_valid_name(token):
+                    raise BadRequestData(f"{param}: {token[:60]!r} is not a valid name")
+                if depth == 0:
+                    names.append(token)
+                token = ""
+                expect_name = False
+            elif ch in ",|" and expect_name:
+                raise BadRequestData(f"{param} at position {pos}: a name is missing")
+            if ch == "{":
+                depth += 1
+                expect_name = True
+            elif ch == "}":
+                depth -= 1
+                if depth < 0 or expect_name:
+                    raise BadRequestData(f"{param} at position {pos}: unbalanced '}}'")
+            else:
+                expect_name = ch in ",|"
+        elif ch.isspace():
+            raise BadRequestData(f"{param} at position {pos}: spaces are not allowed")
+        else:
+            token += ch
+    if depth != 0:
+        raise BadRequestData(f"{param}: a '{{' is not closed")
+    if not names:
+        raise BadRequestData(f"{param} names nothing")
+    return frozenset(names)
+
+
+def pick_language(language_map: dict[str, Any], lang: str) -> tuple[str | None, Any]:
+    """The (tag, text) a ``lang`` parameter selects from a languageMap (4.15): the first
+    requested tag present, ``*`` for any; else ``@none``, else the first entry."""
+    for tag in (t.split(";")[0].strip() for t in lang.split(",")):
+        if tag == "*" and language_map:
+            first = next(iter(language_map))
+            return first, language_map[first]
+        if tag in language_map:
+            return tag, language_map[tag]
+    if "@none" in language_map:
+        return "@none", language_map["@none"]
+    for tag, text in language_map.items():
+        return tag, text
+    return None, None
+
+
+def apply_language(entity: dict[str, Any], lang: str) -> dict[str, Any]:
+    """LanguageProperties reduced to one language: ``{"type": "Property", "value": text,
+    "lang": tag}`` (normalized form, before the representation is chosen)."""
+    out: dict[str, Any] = {}
+    for key, value in entity.items():
+        if key in ENTITY_CORE:
+            out[key] = value
+            continue
+        insts = value if isinstance(value, list) else [value]
+        shaped = []
+        for inst in insts:
+            if isinstance(inst, dict) and inst.get("type") == "LanguageProperty":
+                tag, text = pick_language(inst.get("languageMap") or {}, lang)
+                inst = {k: v for k, v in inst.items() if k not in ("type", "languageMap")}
+                inst = {"type": "Property", "value": text, **inst}
+                if tag is not None and tag != "@none":
+                    inst["lang"] = tag
+            shaped.append(inst)
+        out[key] = shaped if isinstance(value, list) else shaped[0]
     return out
