@@ -322,3 +322,25 @@ async def test_unknown_context_url_is_ld_context_not_available(
     resp = await client.get(f"/ngsi-ld/v1/entities/{new_id()}", headers={"Link": link})
     assert resp.status_code in (503, 504)
     assert resp.json()["type"] == ERR + "LdContextNotAvailable"
+
+
+async def test_purge_entities_whole_or_some_attributes(client: httpx.AsyncClient) -> None:
+    kind = f"Purge{uuid.uuid4().hex[:8]}"
+    ids = [f"urn:ngsi-ld:{kind}:{i}" for i in range(4)]
+    for i, eid in enumerate(ids):
+        await create(client, {**spot(eid, "free" if i < 2 else "occupied"), "type": kind})
+    assert (await client.delete("/ngsi-ld/v1/entities")).status_code == 400
+    both = await client.delete("/ngsi-ld/v1/entities",
+                               params={"type": kind, "keep": "a", "drop": "b"})
+    assert both.status_code == 400
+    dropped = await client.delete("/ngsi-ld/v1/entities", params={"id": ids[0], "drop": "width"})
+    assert dropped.status_code == 204
+    assert set(await get(client, ids[0])) == {"id", "type", "status", "refParkingSite"}
+    kept = await client.delete("/ngsi-ld/v1/entities", params={"id": ids[1], "keep": "width"})
+    assert kept.status_code == 204
+    assert set(await get(client, ids[1])) == {"id", "type", "width"}
+    gone = await client.delete("/ngsi-ld/v1/entities",
+                               params={"type": kind, "q": 'status=="occupied"'})
+    assert gone.status_code == 204
+    left = await client.get("/ngsi-ld/v1/entities", params={"type": kind})
+    assert [e["id"] for e in left.json()] == ids[:2]

@@ -148,3 +148,29 @@ async def query(
     except asyncpg.InvalidRegularExpressionError as exc:
         raise BadRequestData(f"A regular expression of the query is not valid: {exc}") from None
     return [_entity(r) for r in rows], total
+
+
+async def purge(
+    conn: asyncpg.Connection, f: Filter, *, keep: list[str] | None, drop: list[str] | None
+) -> int:
+    """Delete the matching entities, or only their attributes (``drop``), or all but some
+    (``keep``); the number of entities touched."""
+    where, args = _where(f)
+    n = len(args)
+    # Built from constant fragments only (see _where); every value is bound.
+    if drop:
+        sql = (
+            f"UPDATE entity SET attrs = attrs - ${n + 1}::text[], modified_at = now() "  # noqa: S608
+            f"WHERE {where}"
+        )
+        status = await conn.execute(sql, *args, drop)
+    elif keep:
+        sql = (
+            "UPDATE entity SET modified_at = now(), attrs = (SELECT coalesce("  # noqa: S608
+            f"jsonb_object_agg(k, v), '{{}}'::jsonb) FROM jsonb_each(attrs) AS a(k, v) "
+            f"WHERE k = ANY(${n + 1}::text[])) WHERE {where}"
+        )
+        status = await conn.execute(sql, *args, keep)
+    else:
+        status = await conn.execute(f"DELETE FROM entity WHERE {where}", *args)  # noqa: S608
+    return int(status.rsplit(" ", 1)[-1])

@@ -122,6 +122,32 @@ async def entity_without_id() -> Response:
     raise BadRequestData("The entity id is missing from the path /ngsi-ld/v1/entities/{entityId}")
 
 
+@router.delete("/entities", status_code=204)
+async def purge_entities(
+    service: Service,
+    tenant: Tenant,
+    ld: LdContext,
+    id: str | None = None,
+    idPattern: str | None = None,
+    type: str | None = None,
+    q: str | None = None,
+    keep: str | None = None,
+    drop: str | None = None,
+) -> Response:
+    """Purge Entities (V1.8.1 5.6.22 Delete/Purge Entities; HTTP binding 6.4.3.3)."""
+    await service.purge(
+        tenant,
+        ld.compiled,
+        ids=_csv(id),
+        id_pattern=idPattern,
+        types=_csv(type),
+        q=q,
+        keep=_csv(keep),
+        drop=_csv(drop),
+    )
+    return Response(status_code=204)
+
+
 @router.get("/entities")
 async def query_entities(
     service: Service,

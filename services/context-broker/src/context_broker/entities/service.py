@@ -432,6 +432,52 @@ class EntityService:
             raise NotFound(f"Entity {eid} has nothing left after pick and omit")
         return out
 
+    def _filter(
+        self,
+        tenant: str,
+        ctx: CompiledContext,
+        *,
+        ids: list[str] | None,
+        id_pattern: str | None,
+        types: list[str] | None,
+        attrs: list[str] | None,
+        q: str | None,
+    ) -> Filter:
+        for eid in ids or []:
+            _check_id(eid)
+        return Filter(
+            tenant,
+            ids=ids,
+            id_pattern=id_pattern,
+            types=[expand_name(ctx, t) for t in types] if types else None,
+            any_attrs=[expand_name(ctx, a) for a in attrs] if attrs else None,
+            q_path=q_to_jsonpath(parse_q(q), ctx.expand) if q else None,
+        )
+
+    async def purge(
+        self,
+        tenant: str,
+        ctx: CompiledContext,
+        *,
+        ids: list[str] | None,
+        id_pattern: str | None,
+        types: list[str] | None,
+        q: str | None,
+        keep: list[str] | None,
+        drop: list[str] | None,
+    ) -> int:
+        """Purge Entities (5.6.? of V1.8.1, DELETE /entities): the matching entities, or
+        only some of their attributes (``drop``), or all but some (``keep``)."""
+        if not any((ids, id_pattern, types, q)):
+            raise BadRequestData("Purge Entities needs at least one of type, id, idPattern or q")
+        if keep and drop:
+            raise BadRequestData("keep and drop cannot be used together")
+        f = self._filter(tenant, ctx, ids=ids, id_pattern=id_pattern, types=types, attrs=None, q=q)
+        keep_iris = [expand_name(ctx, a) for a in keep] if keep else None
+        drop_iris = [expand_name(ctx, a) for a in drop] if drop else None
+        async with self.db.unit_of_work(transaction=False) as uow:
+            return await repository.purge(uow.connection, f, keep=keep_iris, drop=drop_iris)
+
     async def query(
         self,
         tenant: str,
@@ -454,16 +500,7 @@ class EntityService:
             )
         if limit > MAX_PAGE:
             raise BadRequestData(f"limit may not exceed {MAX_PAGE}")
-        for eid in ids or []:
-            _check_id(eid)
-        f = Filter(
-            tenant,
-            ids=ids,
-            id_pattern=id_pattern,
-            types=[expand_name(ctx, t) for t in types] if types else None,
-            any_attrs=[expand_name(ctx, a) for a in attrs] if attrs else None,
-            q_path=q_to_jsonpath(parse_q(q), ctx.expand) if q else None,
-        )
+        f = self._filter(tenant, ctx, ids=ids, id_pattern=id_pattern, types=types, attrs=attrs, q=q)
         async with self.db.unit_of_work(transaction=False) as uow:
             found, total = await repository.query(uow.connection, f, offset, limit, count)
         views = (self._view(e, ctx, view) for e in found)
