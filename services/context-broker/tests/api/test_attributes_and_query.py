@@ -330,8 +330,9 @@ async def test_purge_entities_whole_or_some_attributes(client: httpx.AsyncClient
     for i, eid in enumerate(ids):
         await create(client, {**spot(eid, "free" if i < 2 else "occupied"), "type": kind})
     assert (await client.delete("/ngsi-ld/v1/entities")).status_code == 400
-    both = await client.delete("/ngsi-ld/v1/entities",
-                               params={"type": kind, "keep": "a", "drop": "b"})
+    both = await client.delete(
+        "/ngsi-ld/v1/entities", params={"type": kind, "keep": "a", "drop": "b"}
+    )
     assert both.status_code == 400
     dropped = await client.delete("/ngsi-ld/v1/entities", params={"id": ids[0], "drop": "width"})
     assert dropped.status_code == 204
@@ -339,8 +340,51 @@ async def test_purge_entities_whole_or_some_attributes(client: httpx.AsyncClient
     kept = await client.delete("/ngsi-ld/v1/entities", params={"id": ids[1], "keep": "width"})
     assert kept.status_code == 204
     assert set(await get(client, ids[1])) == {"id", "type", "width"}
-    gone = await client.delete("/ngsi-ld/v1/entities",
-                               params={"type": kind, "q": 'status=="occupied"'})
+    gone = await client.delete(
+        "/ngsi-ld/v1/entities", params={"type": kind, "q": 'status=="occupied"'}
+    )
     assert gone.status_code == 204
     left = await client.get("/ngsi-ld/v1/entities", params={"type": kind})
     assert [e["id"] for e in left.json()] == ids[:2]
+
+
+async def test_type_selectors_and_scope_queries(client: httpx.AsyncClient) -> None:
+    tag = uuid.uuid4().hex[:8]
+    a, b, c = f"A{tag}", f"B{tag}", f"C{tag}"
+    ents = {
+        "ab": ([a, b], ["/Madrid/Gardens/ParqueNorte"]),
+        "a": ([a], ["/Madrid/Districts"]),
+        "bc": ([b, c], ["/Madrid"]),
+        "c": ([c], None),
+    }
+    for key, (types, scope) in ents.items():
+        body: dict[str, Any] = {
+            "id": f"urn:ngsi-ld:X:{tag}:{key}",
+            "type": types,
+            "n": {"type": "Property", "value": 1},
+        }
+        if scope:
+            body["scope"] = scope
+        await create(client, body)
+
+    async def ids(**params: str) -> list[str]:
+        resp = await client.get("/ngsi-ld/v1/entities", params={"limit": "100", **params})
+        assert resp.status_code == 200, resp.text
+        return sorted(e["id"].rsplit(":", 1)[1] for e in resp.json() if f":{tag}:" in e["id"])
+
+    assert await ids(type=f"{a},{c}") == ["a", "ab", "bc", "c"]
+    assert await ids(type=f"{a};{b}") == ["ab"]
+    assert await ids(type=f"({a};{b})|{c}") == ["ab", "bc", "c"]
+    assert await ids(type=f"{b}", scopeQ="/Madrid/#") == ["ab", "bc"]
+    assert await ids(type=f"{a}|{c}", scopeQ="/Madrid/+") == ["a"]
+    assert await ids(type=f"{a}|{c}", scopeQ="/#") == ["a", "ab", "bc"]
+    assert await ids(scopeQ="/Madrid/Gardens/ParqueNorte") == ["ab"]
+    for bad in [
+        {"type": f"({a}"},
+        {"type": f"{a};;"},
+        {"type": "a b"},
+        {"type": "T", "scopeQ": "Madrid"},
+        {"type": "T", "scopeQ": "/a/#/b"},
+    ]:
+        resp = await client.get("/ngsi-ld/v1/entities", params=bad)
+        assert resp.status_code == 400, bad

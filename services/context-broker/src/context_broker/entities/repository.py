@@ -6,11 +6,13 @@ one instance, or to an array of instances for a multi-attribute.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
+from context_broker.ngsild.selectors import AnyOf, Atom, Selector
 from mims_shared.db import jsonb
 from mims_shared.errors import BadRequestData
 
@@ -102,8 +104,36 @@ class Filter:
     types: list[str] | None = None
     any_attrs: list[str] | None = None
     q_path: str | None = None
-    scope_path: str | None = None
-    extra: list[str] = field(default_factory=list)
+    type_selector: Selector | None = None  # atoms are type IRIs
+    scope_selector: Selector | None = None  # atoms are scope patterns
+
+
+def _selector_sql(sel: Selector, atom: Callable[[str], str]) -> str:
+    """A boolean selector as SQL; atoms become bound parameters through ``atom``."""
+    if isinstance(sel, Atom):
+        return atom(sel.text)
+    joiner = " OR " if isinstance(sel, AnyOf) else " AND "
+    return "(" + joiner.join(_selector_sql(s, atom) for s in sel.items) + ")"
+
+
+def _scope_sql(pattern: str, arg: Callable[[Any], str]) -> str:
+    """One scope pattern (4.19): ``/#`` any scope, ``/a/#`` a or below, ``/a/+`` one below."""
+    if pattern == "/#":
+        return "cardinality(scopes) > 0"
+    if pattern.endswith("/#"):
+        base = pattern[:-2]
+        return (
+            f"EXISTS (SELECT 1 FROM unnest(scopes) s WHERE s = {arg(base)} "  # noqa: S608 - bound values only
+            f"OR starts_with(s, {arg(base + '/')}))"
+        )
+    if pattern.endswith("/+"):
+        base = pattern[:-1]
+        return (
+            f"EXISTS (SELECT 1 FROM unnest(scopes) s WHERE starts_with(s, {arg(base)}) "  # noqa: S608 - bound values only
+            f"AND position('/' in substr(s, {arg(len(base) + 1)}::int)) = 0 "
+            f"AND length(s) > {arg(len(base))}::int)"
+        )
+    return f"{arg(pattern)} = ANY(scopes)"
 
 
 def _where(f: Filter) -> tuple[str, list[Any]]:
@@ -120,6 +150,10 @@ def _where(f: Filter) -> tuple[str, list[Any]]:
         clauses.append(f"id ~ {arg(f.id_pattern)}")
     if f.types:
         clauses.append(f"types && {arg(f.types)}::text[]")
+    if f.type_selector is not None:
+        clauses.append(_selector_sql(f.type_selector, lambda t: f"types @> {arg([t])}::text[]"))
+    if f.scope_selector is not None:
+        clauses.append(_selector_sql(f.scope_selector, lambda s: _scope_sql(s, arg)))
     if f.any_attrs:
         clauses.append(f"attrs ?| {arg(f.any_attrs)}::text[]")
     if f.q_path:

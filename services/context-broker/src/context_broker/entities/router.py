@@ -103,6 +103,11 @@ def _view(
     )
 
 
+def _is_expression(types: str | None) -> bool:
+    """A type parameter with ``;``, ``|`` or parentheses is a selector (4.17)."""
+    return types is not None and any(c in types for c in ";|()")
+
+
 def _count_header(total: int | None) -> dict[str, str]:
     return {"NGSILD-Results-Count": str(total)} if total is not None else {}
 
@@ -165,6 +170,7 @@ async def query_entities(
     format: str | None = None,
     lang: str | None = None,
     geometryProperty: str | None = None,
+    scopeQ: str | None = None,
     limit: NonNegative = 20,
     offset: NonNegative = 0,
     count: bool = False,
@@ -178,7 +184,9 @@ async def query_entities(
         view,
         ids=_csv(id),
         id_pattern=idPattern,
-        types=_csv(type),
+        types=None if _is_expression(type) else _csv(type),
+        type_expr=type if _is_expression(type) else None,
+        scope_q=scopeQ,
         attrs=_csv(attrs),
         q=q,
         offset=offset,

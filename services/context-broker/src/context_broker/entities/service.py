@@ -26,6 +26,7 @@ from context_broker.ngsild.ids import is_uri, is_valid_name
 from context_broker.ngsild.jsonld import CompiledContext, compact_entity_keys
 from context_broker.ngsild.query import parse_q, q_to_jsonpath
 from context_broker.ngsild.representation import Format, apply_language, render
+from context_broker.ngsild.selectors import is_scope_pattern, map_atoms, parse_selector
 from mims_shared.db import Database
 from mims_shared.errors import AlreadyExists, BadRequestData, NotFound
 
@@ -442,9 +443,18 @@ class EntityService:
         types: list[str] | None,
         attrs: list[str] | None,
         q: str | None,
+        type_expr: str | None = None,
+        scope_q: str | None = None,
     ) -> Filter:
         for eid in ids or []:
             _check_id(eid)
+        for name in [*(types or []), *(attrs or [])]:
+            if not is_valid_name(name):
+                raise BadRequestData(f"{name[:200]!r} is not a valid type or attribute name")
+        type_selector = None
+        if type_expr is not None:
+            parsed = parse_selector(type_expr, "type", is_valid_name)
+            type_selector = map_atoms(parsed, lambda t: expand_name(ctx, t))
         return Filter(
             tenant,
             ids=ids,
@@ -452,6 +462,10 @@ class EntityService:
             types=[expand_name(ctx, t) for t in types] if types else None,
             any_attrs=[expand_name(ctx, a) for a in attrs] if attrs else None,
             q_path=q_to_jsonpath(parse_q(q), ctx.expand) if q else None,
+            type_selector=type_selector,
+            scope_selector=parse_selector(scope_q, "scopeQ", is_scope_pattern)
+            if scope_q is not None
+            else None,
         )
 
     async def purge(
@@ -492,15 +506,28 @@ class EntityService:
         offset: int,
         limit: int,
         count: bool,
+        type_expr: str | None = None,
+        scope_q: str | None = None,
     ) -> tuple[list[dict[str, Any]], int | None]:
-        """Query Entities (5.7.2)."""
-        if not any((ids, id_pattern, types, attrs, q)):
+        """Query Entities (5.7.2). ``types`` is a plain list (any of); ``type_expr`` a type
+        selector with ``;`` (all of) and parentheses (4.17)."""
+        if not any((ids, id_pattern, types, attrs, q, type_expr, scope_q)):
             raise BadRequestData(
-                "Query Entities needs at least one of type, id, idPattern, attrs or q"
+                "Query Entities needs at least one of type, id, idPattern, attrs, q or scopeQ"
             )
         if limit > MAX_PAGE:
             raise BadRequestData(f"limit may not exceed {MAX_PAGE}")
-        f = self._filter(tenant, ctx, ids=ids, id_pattern=id_pattern, types=types, attrs=attrs, q=q)
+        f = self._filter(
+            tenant,
+            ctx,
+            ids=ids,
+            id_pattern=id_pattern,
+            types=types,
+            attrs=attrs,
+            q=q,
+            type_expr=type_expr,
+            scope_q=scope_q,
+        )
         async with self.db.unit_of_work(transaction=False) as uow:
             found, total = await repository.query(uow.connection, f, offset, limit, count)
         views = (self._view(e, ctx, view) for e in found)
