@@ -57,6 +57,52 @@ def entity(n: int) -> bytes:
     return json.dumps(doc).encode()
 
 
+def scale_scenario(
+    host: str, port: int, size: int, duration: float, connections: int
+) -> dict[str, dict[str, float | int | None]]:
+    """Load ``size`` entities of one type with batch upsert (1,000 per request, measured),
+    then query ``type + q + page of 20`` under load (the p95 goal of issue #3)."""
+    import httpx
+
+    kind = f"Spot{size}x{RUN}"
+    statuses = ["free", "occupied", "closed", "unknown"]
+    url = f"http://{host}:{port}/ngsi-ld/v1/entityOperations/upsert"
+    loaded = 0
+    started = time.perf_counter()
+    with httpx.Client(timeout=120) as client:
+        while loaded < size:
+            batch = []
+            for n in range(loaded, min(size, loaded + 1000)):
+                doc = json.loads(entity(n))
+                doc["id"] = f"urn:ngsi-ld:{kind}:{n}"
+                doc["type"] = kind
+                doc["status"]["value"] = statuses[n % 4]
+                batch.append(doc)
+            resp = client.post(
+                url, content=json.dumps(batch), headers={"Content-Type": "application/json"}
+            )
+            if resp.status_code not in (201, 204):
+                raise RuntimeError(f"batch upsert answered {resp.status_code}: {resp.text[:300]}")
+            loaded += len(batch)
+    seconds = time.perf_counter() - started
+    path = f"/ngsi-ld/v1/entities?type={kind}&q=status%3D%3D%22free%22&limit=20"
+
+    def query(n: int) -> tuple[str, str, dict[str, str], bytes]:
+        return "GET", f"{path}&offset={(n * 20) % 2000}", {}, b""
+
+    q = run(host, port, query, connections=connections, duration=duration)
+    return {
+        f"batch upsert {size:,} entities (entities/s)": {
+            "rps": round(size / seconds, 1),
+            "p50_ms": None,
+            "p95_ms": None,
+            "errors": 0,
+            "ratio": None,
+        },
+        f"query type+q, page of 20, {size:,} entities": row(q, None),
+    }
+
+
 def row(r: Result, base: Result | None) -> dict[str, float | int | None]:
     return {
         "rps": round(r.rps, 1),
@@ -71,6 +117,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument(
+        "--scale",
+        type=int,
+        nargs="*",
+        default=[10_000, 100_000],
+        help="entity counts for the batch-upsert and indexed-query scenarios",
+    )
     args = parser.parse_args()
 
     pg_url, embedded = server()
@@ -153,6 +206,8 @@ def main() -> int:
             "broker Retrieve Entity": row(o_sel, b_sel),
             "gateway -> broker Retrieve Entity": row(g_sel, o_sel),
         }
+        for size in args.scale:
+            results.update(scale_scenario(host, broker, size, d, c))
     finally:
         baseline.terminate()
         baseline.wait(10)
@@ -160,7 +215,7 @@ def main() -> int:
         if embedded is not None and embedded.started_here:
             embedded.stop()
 
-    print(f"\n{'scenario':38} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7} {'ratio':>7}")
+    print(f"\n{'scenario':46} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7} {'ratio':>7}")
     for name, r in results.items():
         ratio = "" if r["ratio"] is None else f"{r['ratio']:.3f}"
         print(

@@ -9,7 +9,12 @@ import httpx
 from fastapi import FastAPI
 
 from context_broker import __version__
+from context_broker.batch.router import router as batch_router
+from context_broker.batch.service import BatchService
+from context_broker.contexts.router import router as contexts_router
 from context_broker.contexts.service import ContextService
+from context_broker.discovery.router import router as discovery_router
+from context_broker.discovery.service import DiscoveryService
 from context_broker.entities.router import router as entities_router
 from context_broker.entities.service import EntityService
 from context_broker.settings import MIGRATIONS, BrokerSettings
@@ -32,8 +37,15 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
             limits=httpx.Limits(max_connections=20),
         )
         app.state.readiness = Readiness(db, MIGRATIONS)
-        app.state.contexts = ContextService(client, allow_fetch=settings.fetch_remote_contexts)
+        app.state.contexts = ContextService(
+            client,
+            allow_fetch=settings.fetch_remote_contexts,
+            db=db,
+            public_url=settings.public_url,
+        )
+        app.state.discovery = DiscoveryService(db)
         app.state.entities = EntityService(db)
+        app.state.batch = BatchService(db, app.state.entities, app.state.contexts)
         try:
             yield
         finally:
@@ -49,6 +61,9 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         routers=[
             entities_router,
+            batch_router,
+            discovery_router,
+            contexts_router,
         ],
         strip_trailing_slash=True,
     )

@@ -1,0 +1,127 @@
+"""SQL for batch entity operations: a constant number of statements per batch, whatever its size.
+
+Rows travel as parallel arrays (one element per entity) and are turned back into rows with
+``unnest``. ``attrs`` is JSON text cast to ``jsonb`` on the server; ``types`` and ``scopes``
+are JSON arrays as text (``unnest`` cannot carry a ``text[]`` per row), made ``text[]`` again
+in SQL. Rows are sent in id order so that concurrent batches lock rows in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import asyncpg
+import orjson
+
+from context_broker.entities.repository import StoredEntity
+
+# The parts every statement shares: $1 tenant, $2-$5 the rows, $6 the time of the batch.
+# Written out in full in each statement (constant SQL, every value bound).
+_INSERT = """
+INSERT INTO entity (tenant, id, types, attrs, scopes, created_at, modified_at)
+SELECT $1, r.id,
+       ARRAY(SELECT jsonb_array_elements_text(r.types::jsonb)),
+       r.attrs::jsonb,
+       CASE WHEN r.scopes IS NULL THEN NULL
+            ELSE ARRAY(SELECT jsonb_array_elements_text(r.scopes::jsonb)) END,
+       $6, $6
+FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS r(id, types, attrs, scopes)
+ON CONFLICT (tenant, id) DO NOTHING
+RETURNING id
+"""
+_UPSERT = """
+INSERT INTO entity (tenant, id, types, attrs, scopes, created_at, modified_at)
+SELECT $1, r.id,
+       ARRAY(SELECT jsonb_array_elements_text(r.types::jsonb)),
+       r.attrs::jsonb,
+       CASE WHEN r.scopes IS NULL THEN NULL
+            ELSE ARRAY(SELECT jsonb_array_elements_text(r.scopes::jsonb)) END,
+       $6, $6
+FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS r(id, types, attrs, scopes)
+ON CONFLICT (tenant, id) DO UPDATE SET
+    types = EXCLUDED.types, attrs = EXCLUDED.attrs, scopes = EXCLUDED.scopes,
+    modified_at = EXCLUDED.modified_at
+RETURNING id, (xmax = 0) AS created
+"""
+_UPDATE = """
+UPDATE entity AS e SET
+    types = ARRAY(SELECT jsonb_array_elements_text(r.types::jsonb)),
+    attrs = r.attrs::jsonb,
+    scopes = CASE WHEN r.scopes IS NULL THEN NULL
+                  ELSE ARRAY(SELECT jsonb_array_elements_text(r.scopes::jsonb)) END,
+    modified_at = $6
+FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS r(id, types, attrs, scopes)
+WHERE e.tenant = $1 AND e.id = r.id
+"""
+_LOCK = """
+SELECT id, types, attrs, scopes, created_at, modified_at FROM entity
+WHERE tenant = $1 AND id = ANY($2::text[])
+ORDER BY id
+FOR UPDATE
+"""
+_DELETE = "DELETE FROM entity WHERE tenant = $1 AND id = ANY($2::text[]) RETURNING id"
+
+
+def _columns(
+    entities: Iterable[StoredEntity],
+) -> tuple[list[str], list[str], list[str], list[str | None]]:
+    """The rows as four parallel arrays, in id order."""
+    ids: list[str] = []
+    types: list[str] = []
+    attrs: list[str] = []
+    scopes: list[str | None] = []
+    for e in sorted(entities, key=lambda e: e.id):
+        ids.append(e.id)
+        types.append(orjson.dumps(e.types).decode())
+        attrs.append(orjson.dumps(e.attrs).decode())
+        scopes.append(None if e.scopes is None else orjson.dumps(e.scopes).decode())
+    return ids, types, attrs, scopes
+
+
+async def insert_new(
+    conn: asyncpg.Connection, tenant: str, entities: list[StoredEntity], now: datetime
+) -> set[str]:
+    """Insert the entities whose id is free in the tenant; the ids inserted."""
+    if not entities:
+        return set()
+    rows = await conn.fetch(_INSERT, tenant, *_columns(entities), now)
+    return {r["id"] for r in rows}
+
+
+async def upsert(
+    conn: asyncpg.Connection, tenant: str, entities: list[StoredEntity], now: datetime
+) -> dict[str, bool]:
+    """Insert or replace each entity whole (its creation time is kept); id -> created."""
+    if not entities:
+        return {}
+    rows = await conn.fetch(_UPSERT, tenant, *_columns(entities), now)
+    return {r["id"]: r["created"] for r in rows}
+
+
+async def lock(conn: asyncpg.Connection, tenant: str, ids: list[str]) -> dict[str, StoredEntity]:
+    """The stored entities among ``ids``, locked until the end of the transaction."""
+    if not ids:
+        return {}
+    rows = await conn.fetch(_LOCK, tenant, sorted(set(ids)))
+    return {
+        r["id"]: StoredEntity(
+            r["id"], list(r["types"]), r["attrs"], r["scopes"], r["created_at"], r["modified_at"]
+        )
+        for r in rows
+    }
+
+
+async def update(
+    conn: asyncpg.Connection, tenant: str, entities: list[StoredEntity], now: datetime
+) -> None:
+    """Write back entities read with :func:`lock` (types, attributes, scopes)."""
+    if entities:
+        await conn.execute(_UPDATE, tenant, *_columns(entities), now)
+
+
+async def delete(conn: asyncpg.Connection, tenant: str, ids: list[str]) -> set[str]:
+    """Delete the entities among ``ids``; the ids deleted."""
+    if not ids:
+        return set()
+    return {r["id"] for r in await conn.fetch(_DELETE, tenant, sorted(set(ids)))}

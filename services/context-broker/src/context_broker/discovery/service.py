@@ -1,0 +1,118 @@
+"""Context discovery use cases (ETSI GS CIM 009 V1.8.1, 5.7.5 to 5.7.10).
+
+What exists is read from the entities of the tenant (their expanded types and attribute
+names); the answer names types and attributes in the reader's @context. Shapes are the
+data types of clauses 5.2.24 to 5.2.28 (EntityTypeList, EntityType, EntityTypeInfo,
+AttributeList, Attribute).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from context_broker.discovery import repository
+from context_broker.ngsild.ids import is_valid_name
+from context_broker.ngsild.jsonld import CompiledContext
+from mims_shared.db import Database
+from mims_shared.errors import BadRequestData, NotFound
+
+
+def _list_id(kind: str) -> str:
+    return f"urn:ngsi-ld:{kind}:{uuid.uuid4()}"
+
+
+def _check_name(what: str, name: str) -> None:
+    if not is_valid_name(name):
+        raise BadRequestData(f"The {what} {name[:200]!r} is not a valid name or IRI")
+
+
+class DiscoveryService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def entity_types(self, tenant: str, ctx: CompiledContext) -> dict[str, Any]:
+        """Retrieve Available Entity Types (5.7.5): an EntityTypeList (5.2.24)."""
+        async with self.db.unit_of_work(transaction=False) as uow:
+            iris = await repository.entity_types(uow.connection, tenant)
+        names = sorted({ctx.compact_type(iri) for iri in iris})
+        return {"id": _list_id("EntityTypeList"), "type": "EntityTypeList", "typeList": names}
+
+    async def entity_type_details(self, tenant: str, ctx: CompiledContext) -> list[dict[str, Any]]:
+        """Retrieve Details of Available Entity Types (5.7.6): EntityType objects (5.2.25)."""
+        async with self.db.unit_of_work(transaction=False) as uow:
+            found = await repository.entity_types_with_attributes(uow.connection, tenant)
+        out = [
+            {
+                "id": iri,
+                "type": "EntityType",
+                "typeName": ctx.compact_type(iri),
+                "attributeNames": sorted(ctx.compact(a) for a in attrs),
+            }
+            for iri, attrs in found.items()
+        ]
+        return sorted(out, key=lambda t: (t["typeName"], t["id"]))
+
+    async def entity_type(self, tenant: str, ctx: CompiledContext, name: str) -> dict[str, Any]:
+        """Retrieve Available Entity Type Information (5.7.7): an EntityTypeInfo (5.2.26)."""
+        _check_name("entity type", name)
+        iri = ctx.expand(name)
+        async with self.db.unit_of_work(transaction=False) as uow:
+            info = await repository.entity_type(uow.connection, tenant, iri)
+        if info.entities == 0:
+            raise NotFound(f"Entity type {name} does not exist: no entity has it")
+        details = [
+            {
+                "id": attr,
+                "type": "Attribute",
+                "attributeName": ctx.compact(attr),
+                "attributeTypes": sorted(kinds),
+            }
+            for attr, kinds in info.attributes.items()
+        ]
+        return {
+            "id": iri,
+            "type": "EntityTypeInfo",
+            "typeName": ctx.compact_type(iri),
+            "entityCount": info.entities,
+            "attributeDetails": sorted(details, key=lambda a: (a["attributeName"], a["id"])),
+        }
+
+    async def attributes(self, tenant: str, ctx: CompiledContext) -> dict[str, Any]:
+        """Retrieve Available Attributes (5.7.8): an AttributeList (5.2.27)."""
+        async with self.db.unit_of_work(transaction=False) as uow:
+            iris = await repository.attributes(uow.connection, tenant)
+        names = sorted({ctx.compact(iri) for iri in iris})
+        return {"id": _list_id("AttributeList"), "type": "AttributeList", "attributeList": names}
+
+    async def attribute_details(self, tenant: str, ctx: CompiledContext) -> list[dict[str, Any]]:
+        """Retrieve Details of Available Attributes (5.7.9): Attribute objects (5.2.28)."""
+        async with self.db.unit_of_work(transaction=False) as uow:
+            found = await repository.attributes_with_types(uow.connection, tenant)
+        out = [
+            {
+                "id": iri,
+                "type": "Attribute",
+                "attributeName": ctx.compact(iri),
+                "typeNames": sorted(ctx.compact_type(t) for t in types),
+            }
+            for iri, types in found.items()
+        ]
+        return sorted(out, key=lambda a: (a["attributeName"], a["id"]))
+
+    async def attribute(self, tenant: str, ctx: CompiledContext, name: str) -> dict[str, Any]:
+        """Retrieve Available Attribute Information (5.7.10): an Attribute (5.2.28)."""
+        _check_name("attribute", name)
+        iri = ctx.expand(name)
+        async with self.db.unit_of_work(transaction=False) as uow:
+            info = await repository.attribute(uow.connection, tenant, iri)
+        if info.entities == 0:
+            raise NotFound(f"Attribute {name} does not exist: no entity has it")
+        return {
+            "id": iri,
+            "type": "Attribute",
+            "attributeName": ctx.compact(iri),
+            "attributeCount": info.instances,
+            "attributeTypes": sorted(info.kinds),
+            "typeNames": sorted(ctx.compact_type(t) for t in info.types),
+        }
