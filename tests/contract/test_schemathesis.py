@@ -57,5 +57,8 @@ def test_service_conforms_to_its_contract(stack: Stack, service: str, tmp_path: 
         str(tmp_path),
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    out = result.stdout
+    start = out.find("FAILURES")
+    report = out[start : start + 8000] if start >= 0 else out[-8000:]
+    assert result.returncode == 0, report + result.stderr[-2000:]
     assert "generated" in result.stdout

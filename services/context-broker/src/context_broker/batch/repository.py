@@ -10,38 +10,43 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 import orjson
 
 from context_broker.entities.repository import StoredEntity
+from context_broker.ngsild.geo import geo_box_of
 
-# The parts every statement shares: $1 tenant, $2-$5 the rows, $6 the time of the batch.
+# The parts every statement shares: $1 tenant, $2-$5 the rows, $6 the time of the batch,
+# $7 the index box of each row's location (ngsild/geo.py geo_box_of), as text.
 # Written out in full in each statement (constant SQL, every value bound).
 _INSERT = """
-INSERT INTO entity (tenant, id, types, attrs, scopes, created_at, modified_at)
+INSERT INTO entity (tenant, id, types, attrs, scopes, created_at, modified_at, geo_box)
 SELECT $1, r.id,
        ARRAY(SELECT jsonb_array_elements_text(r.types::jsonb)),
        r.attrs::jsonb,
        CASE WHEN r.scopes IS NULL THEN NULL
             ELSE ARRAY(SELECT jsonb_array_elements_text(r.scopes::jsonb)) END,
-       $6, $6
-FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS r(id, types, attrs, scopes)
+       $6, $6, r.geo::box
+FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $7::text[])
+     AS r(id, types, attrs, scopes, geo)
 ON CONFLICT (tenant, id) DO NOTHING
 RETURNING id
 """
 _UPSERT = """
-INSERT INTO entity (tenant, id, types, attrs, scopes, created_at, modified_at)
+INSERT INTO entity (tenant, id, types, attrs, scopes, created_at, modified_at, geo_box)
 SELECT $1, r.id,
        ARRAY(SELECT jsonb_array_elements_text(r.types::jsonb)),
        r.attrs::jsonb,
        CASE WHEN r.scopes IS NULL THEN NULL
             ELSE ARRAY(SELECT jsonb_array_elements_text(r.scopes::jsonb)) END,
-       $6, $6
-FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS r(id, types, attrs, scopes)
+       $6, $6, r.geo::box
+FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $7::text[])
+     AS r(id, types, attrs, scopes, geo)
 ON CONFLICT (tenant, id) DO UPDATE SET
     types = EXCLUDED.types, attrs = EXCLUDED.attrs, scopes = EXCLUDED.scopes,
-    modified_at = EXCLUDED.modified_at
+    modified_at = EXCLUDED.modified_at, geo_box = EXCLUDED.geo_box
 RETURNING id, (xmax = 0) AS created
 """
 _UPDATE = """
@@ -50,8 +55,10 @@ UPDATE entity AS e SET
     attrs = r.attrs::jsonb,
     scopes = CASE WHEN r.scopes IS NULL THEN NULL
                   ELSE ARRAY(SELECT jsonb_array_elements_text(r.scopes::jsonb)) END,
-    modified_at = $6
-FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS r(id, types, attrs, scopes)
+    modified_at = $6,
+    geo_box = r.geo::box
+FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $7::text[])
+     AS r(id, types, attrs, scopes, geo)
 WHERE e.tenant = $1 AND e.id = r.id
 """
 _LOCK = """
@@ -63,20 +70,28 @@ FOR UPDATE
 _DELETE = "DELETE FROM entity WHERE tenant = $1 AND id = ANY($2::text[]) RETURNING id"
 
 
+def _rows(entities: Iterable[StoredEntity], now: Any) -> tuple[Any, ...]:
+    """The bound parameters $2-$7 of a statement."""
+    ids, types, attrs, scopes, geos = _columns(entities)
+    return ids, types, attrs, scopes, now, geos
+
+
 def _columns(
     entities: Iterable[StoredEntity],
-) -> tuple[list[str], list[str], list[str], list[str | None]]:
-    """The rows as four parallel arrays, in id order."""
+) -> tuple[list[str], list[str], list[str], list[str | None], list[str | None]]:
+    """The rows as parallel arrays, in id order: ids, types, attrs, scopes, geo boxes."""
     ids: list[str] = []
     types: list[str] = []
     attrs: list[str] = []
     scopes: list[str | None] = []
+    geos: list[str | None] = []
     for e in sorted(entities, key=lambda e: e.id):
         ids.append(e.id)
         types.append(orjson.dumps(e.types).decode())
         attrs.append(orjson.dumps(e.attrs).decode())
         scopes.append(None if e.scopes is None else orjson.dumps(e.scopes).decode())
-    return ids, types, attrs, scopes
+        geos.append(geo_box_of(e.attrs))
+    return ids, types, attrs, scopes, geos
 
 
 async def insert_new(
@@ -85,7 +100,7 @@ async def insert_new(
     """Insert the entities whose id is free in the tenant; the ids inserted."""
     if not entities:
         return set()
-    rows = await conn.fetch(_INSERT, tenant, *_columns(entities), now)
+    rows = await conn.fetch(_INSERT, tenant, *_rows(entities, now))
     return {r["id"] for r in rows}
 
 
@@ -95,7 +110,7 @@ async def upsert(
     """Insert or replace each entity whole (its creation time is kept); id -> created."""
     if not entities:
         return {}
-    rows = await conn.fetch(_UPSERT, tenant, *_columns(entities), now)
+    rows = await conn.fetch(_UPSERT, tenant, *_rows(entities, now))
     return {r["id"]: r["created"] for r in rows}
 
 
@@ -117,7 +132,7 @@ async def update(
 ) -> None:
     """Write back entities read with :func:`lock` (types, attributes, scopes)."""
     if entities:
-        await conn.execute(_UPDATE, tenant, *_columns(entities), now)
+        await conn.execute(_UPDATE, tenant, *_rows(entities, now))
 
 
 async def delete(conn: asyncpg.Connection, tenant: str, ids: list[str]) -> set[str]:

@@ -12,26 +12,30 @@ from typing import Any
 
 import asyncpg
 
+from context_broker.ngsild.geo import LOCATION, geo_box_of
 from context_broker.ngsild.selectors import AnyOf, Atom, Selector
 from mims_shared.db import jsonb
 from mims_shared.errors import BadRequestData
 
 _COLUMNS = "id, types, attrs, scopes, created_at, modified_at"
+# geo_box: the index box of the default location (ngsild/geo.py geo_box_of), on every write.
 _INSERT = (
-    "INSERT INTO entity (tenant, id, types, attrs, scopes, created_at, modified_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (tenant, id) DO NOTHING RETURNING 1"
+    "INSERT INTO entity (tenant, id, types, attrs, scopes, created_at, modified_at, geo_box) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $6, $7::text::box) "
+    "ON CONFLICT (tenant, id) DO NOTHING RETURNING 1"
 )
 _UPSERT_REPLACE = (
-    "INSERT INTO entity (tenant, id, types, attrs, scopes, created_at, modified_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (tenant, id) DO UPDATE SET "
+    "INSERT INTO entity (tenant, id, types, attrs, scopes, created_at, modified_at, geo_box) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $6, $7::text::box) ON CONFLICT (tenant, id) DO UPDATE SET "
     "types = EXCLUDED.types, attrs = EXCLUDED.attrs, scopes = EXCLUDED.scopes, "
-    "modified_at = EXCLUDED.modified_at RETURNING (xmax = 0) AS created"
+    "modified_at = EXCLUDED.modified_at, geo_box = EXCLUDED.geo_box "
+    "RETURNING (xmax = 0) AS created"
 )
 _GET = f"SELECT {_COLUMNS} FROM entity WHERE tenant = $1 AND id = $2"  # noqa: S608 - constant
 _GET_FOR_UPDATE = _GET + " FOR UPDATE"
 _SAVE = (
-    "UPDATE entity SET types = $3, attrs = $4, scopes = $5, modified_at = $6 "
-    "WHERE tenant = $1 AND id = $2"
+    "UPDATE entity SET types = $3, attrs = $4, scopes = $5, modified_at = $6, "
+    "geo_box = $7::text::box WHERE tenant = $1 AND id = $2"
 )
 _DELETE = "DELETE FROM entity WHERE tenant = $1 AND id = $2 RETURNING 1"
 _DELETE_MANY = "DELETE FROM entity WHERE tenant = $1 AND id = ANY($2) RETURNING id"
@@ -61,7 +65,7 @@ def _entity(row: asyncpg.Record) -> StoredEntity:
 async def insert(conn: asyncpg.Connection, tenant: str, e: StoredEntity) -> bool:
     """True when created, False when an entity with this id exists in the tenant."""
     done = await conn.fetchval(
-        _INSERT, tenant, e.id, e.types, jsonb(e.attrs), e.scopes, e.created_at
+        _INSERT, tenant, e.id, e.types, jsonb(e.attrs), e.scopes, e.created_at, geo_box_of(e.attrs)
     )
     return done is not None
 
@@ -70,7 +74,14 @@ async def upsert_replace(conn: asyncpg.Connection, tenant: str, e: StoredEntity)
     """Create or replace whole; True when created."""
     return bool(
         await conn.fetchval(
-            _UPSERT_REPLACE, tenant, e.id, e.types, jsonb(e.attrs), e.scopes, e.created_at
+            _UPSERT_REPLACE,
+            tenant,
+            e.id,
+            e.types,
+            jsonb(e.attrs),
+            e.scopes,
+            e.created_at,
+            geo_box_of(e.attrs),
         )
     )
 
@@ -83,7 +94,9 @@ async def get(
 
 
 async def save(conn: asyncpg.Connection, tenant: str, e: StoredEntity) -> None:
-    await conn.execute(_SAVE, tenant, e.id, e.types, jsonb(e.attrs), e.scopes, e.modified_at)
+    await conn.execute(
+        _SAVE, tenant, e.id, e.types, jsonb(e.attrs), e.scopes, e.modified_at, geo_box_of(e.attrs)
+    )
 
 
 async def delete(conn: asyncpg.Connection, tenant: str, eid: str) -> bool:
@@ -184,6 +197,49 @@ async def query(
     return [_entity(r) for r in rows], total
 
 
+async def query_geo(
+    conn: asyncpg.Connection,
+    f: Filter,
+    geoproperty: str,
+    box: str | None,
+    keep: Callable[[Any], bool],
+    offset: int,
+    limit: int,
+    count: bool,
+) -> tuple[list[StoredEntity], int | None]:
+    """Query Entities with a geo-query (4.10), on a connection in a transaction.
+
+    The candidates are those of the other filters, and, with ``box``, whose ``geo_box``
+    overlaps it (GiST); only their id and geoproperty are read, in id order. ``keep`` decides
+    exactly on each; the count and the page are taken from what it kept, then the page's
+    entities are read whole. Both reads see one snapshot (repeatable read).
+    """
+    where, args = _where(f)
+    n = len(args)
+    # Built from constant fragments only (see _where); every value is bound.
+    if box is not None:
+        where += f" AND geo_box && ${n + 2}::text::box"
+        extra: list[Any] = [geoproperty, box]
+    else:
+        where += f" AND attrs ? ${n + 1}"
+        extra = [geoproperty]
+    await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    sql = f"SELECT id, attrs -> ${n + 1} AS g FROM entity WHERE {where} ORDER BY id"  # noqa: S608
+    try:
+        candidates = await conn.fetch(sql, *args, *extra)
+    except asyncpg.InvalidRegularExpressionError as exc:
+        raise BadRequestData(f"A regular expression of the query is not valid: {exc}") from None
+    kept = [r["id"] for r in candidates if keep(r["g"])]
+    page = kept[offset : offset + limit] if limit > 0 else []
+    rows = []
+    if page:
+        sql = (
+            f"SELECT {_COLUMNS} FROM entity WHERE tenant = $1 AND id = ANY($2::text[]) ORDER BY id"  # noqa: S608
+        )
+        rows = await conn.fetch(sql, f.tenant, page)
+    return [_entity(r) for r in rows], len(kept) if count else None
+
+
 async def purge(
     conn: asyncpg.Connection, f: Filter, *, keep: list[str] | None, drop: list[str] | None
 ) -> int:
@@ -194,17 +250,19 @@ async def purge(
     # Built from constant fragments only (see _where); every value is bound.
     if drop:
         sql = (
-            f"UPDATE entity SET attrs = attrs - ${n + 1}::text[], modified_at = now() "  # noqa: S608
+            f"UPDATE entity SET attrs = attrs - ${n + 1}::text[], modified_at = now(), "  # noqa: S608
+            f"geo_box = CASE WHEN ${n + 2} = ANY(${n + 1}::text[]) THEN NULL ELSE geo_box END "
             f"WHERE {where}"
         )
-        status = await conn.execute(sql, *args, drop)
+        status = await conn.execute(sql, *args, drop, LOCATION)
     elif keep:
         sql = (
             "UPDATE entity SET modified_at = now(), attrs = (SELECT coalesce("  # noqa: S608
             f"jsonb_object_agg(k, v), '{{}}'::jsonb) FROM jsonb_each(attrs) AS a(k, v) "
-            f"WHERE k = ANY(${n + 1}::text[])) WHERE {where}"
+            f"WHERE k = ANY(${n + 1}::text[])), "
+            f"geo_box = CASE WHEN ${n + 2} = ANY(${n + 1}::text[]) THEN geo_box END WHERE {where}"
         )
-        status = await conn.execute(sql, *args, keep)
+        status = await conn.execute(sql, *args, keep, LOCATION)
     else:
         status = await conn.execute(f"DELETE FROM entity WHERE {where}", *args)  # noqa: S608
     return int(status.rsplit(" ", 1)[-1])

@@ -17,7 +17,13 @@ from context_broker.deps import (
     read_ld,
     reject_unknown_query_parameters,
 )
-from context_broker.entities.service import EntityService, Outcome, View, expand_name
+from context_broker.entities.service import (
+    EntityService,
+    GeoParams,
+    Outcome,
+    View,
+    expand_name,
+)
 from context_broker.ngsild.links import link_header
 from context_broker.ngsild.media import GEOJSON, JSONLD, choose_response_type, to_feature
 from context_broker.ngsild.representation import parse_options, parse_projection
@@ -171,11 +177,15 @@ async def query_entities(
     lang: str | None = None,
     geometryProperty: str | None = None,
     scopeQ: str | None = None,
+    georel: str | None = None,
+    geometry: str | None = None,
+    coordinates: str | None = None,
+    geoproperty: str | None = None,
     limit: NonNegative = 20,
     offset: NonNegative = 0,
     count: bool = False,
 ) -> Response:
-    """Query Entities (5.7.2; HTTP binding 6.4.3.2)."""
+    """Query Entities (5.7.2; HTTP binding 6.4.3.2; geo-queries 4.10)."""
     choose_response_type(accept)  # a 406 before any work
     view = _view(ld, options, format, attrs, pick, omit, lang)
     found, total = await service.query(
@@ -192,6 +202,7 @@ async def query_entities(
         offset=offset,
         limit=limit,
         count=count,
+        geo=GeoParams(georel, geometry, coordinates, geoproperty),
     )
     return _answer(
         found, ld, accept, headers=_count_header(total), geometry_property=geometryProperty
@@ -230,6 +241,16 @@ async def query_entities_post(
         raise BadRequestData("attrs must be a list of attribute names")
     if not isinstance(body.get("q", ""), str):
         raise BadRequestData("q must be a string")
+    geo_q = body.get("geoQ")
+    if geo_q is not None and not (
+        isinstance(geo_q, dict)
+        and all(isinstance(geo_q.get(k, ""), str) for k in ("georel", "geometry", "geoproperty"))
+        and isinstance(geo_q.get("coordinates", ""), str | list)
+    ):
+        raise BadRequestData(
+            "geoQ must be a GeoQuery object: georel, geometry and geoproperty strings, "
+            "coordinates an array"
+        )
     ids = [s["id"] for s in entities_ if "id" in s] or None
     types = [s["type"] for s in entities_ if "type" in s] or None
     patterns = [s["idPattern"] for s in entities_ if "idPattern" in s]
@@ -246,6 +267,14 @@ async def query_entities_post(
         offset=offset,
         limit=limit,
         count=count,
+        geo=GeoParams(
+            geo_q.get("georel"),
+            geo_q.get("geometry"),
+            geo_q.get("coordinates"),
+            geo_q.get("geoproperty"),
+        )
+        if geo_q is not None
+        else None,
     )
     return _answer(found, ld, accept, headers=_count_header(total))
 

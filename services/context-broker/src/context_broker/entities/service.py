@@ -22,6 +22,7 @@ from context_broker.ngsild.attributes import (
     stored,
 )
 from context_broker.ngsild.entity import parse_entity
+from context_broker.ngsild.geo import LOCATION, GeoQuery, matches, parse_geo_query, query_box
 from context_broker.ngsild.ids import is_uri, is_valid_name
 from context_broker.ngsild.jsonld import CompiledContext, compact_entity_keys
 from context_broker.ngsild.query import parse_q, q_to_jsonpath
@@ -107,6 +108,17 @@ class View:
     pick: frozenset[str] | None = None  # compacted names (and id, type) to keep
     omit: frozenset[str] | None = None  # compacted names (and id, type) to drop
     lang: str | None = None  # LanguageProperties in this language (4.15)
+
+
+@dataclass(frozen=True, slots=True)
+class GeoParams:
+    """A geo-query as the request wrote it (4.10; 5.7.2): ``coordinates`` is JSON text (query
+    string) or a decoded array (geoQ); ``geoproperty`` is compacted (default location)."""
+
+    georel: str | None = None
+    geometry: str | None = None
+    coordinates: Any = None
+    geoproperty: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,12 +520,15 @@ class EntityService:
         count: bool,
         type_expr: str | None = None,
         scope_q: str | None = None,
+        geo: GeoParams | None = None,
     ) -> tuple[list[dict[str, Any]], int | None]:
         """Query Entities (5.7.2). ``types`` is a plain list (any of); ``type_expr`` a type
-        selector with ``;`` (all of) and parentheses (4.17)."""
-        if not any((ids, id_pattern, types, attrs, q, type_expr, scope_q)):
+        selector with ``;`` (all of) and parentheses (4.17); ``geo`` a geo-query (4.10)."""
+        geo_query = _geo_query(ctx, geo) if geo is not None else None
+        if not any((ids, id_pattern, types, attrs, q, type_expr, scope_q, geo_query)):
             raise BadRequestData(
-                "Query Entities needs at least one of type, id, idPattern, attrs, q or scopeQ"
+                "Query Entities needs at least one of type, id, idPattern, attrs, q, scopeQ "
+                "or a geo-query"
             )
         if limit > MAX_PAGE:
             raise BadRequestData(f"limit may not exceed {MAX_PAGE}")
@@ -528,8 +543,22 @@ class EntityService:
             type_expr=type_expr,
             scope_q=scope_q,
         )
-        async with self.db.unit_of_work(transaction=False) as uow:
-            found, total = await repository.query(uow.connection, f, offset, limit, count)
+        if geo_query is None:
+            async with self.db.unit_of_work(transaction=False) as uow:
+                found, total = await repository.query(uow.connection, f, offset, limit, count)
+        else:
+            # The index box serves the default geoproperty only (entity.geo_box); any other
+            # is evaluated on every candidate of the other filters.
+            gq = geo_query
+            box = query_box(gq) if gq.geoproperty == LOCATION else None
+
+            def keep(attr: Any) -> bool:
+                return matches(gq, attr)
+
+            async with self.db.unit_of_work() as uow:
+                found, total = await repository.query_geo(
+                    uow.connection, f, gq.geoproperty, box, keep, offset, limit, count
+                )
         views = (self._view(e, ctx, view) for e in found)
         return [v for v in views if v], total
 
@@ -551,6 +580,20 @@ class EntityService:
     ) -> None:
         """Apply the type and scope of an append or merge body to ``e``."""
         self._entity_members(e, body, ctx, replace_scope=replace_scope)
+
+
+def _geo_query(ctx: CompiledContext, geo: GeoParams) -> GeoQuery | None:
+    """The checked geo-query, its geoproperty expanded; None when none is asked."""
+    parsed = parse_geo_query(geo.georel, geo.geometry, geo.coordinates)
+    if parsed is None:
+        if geo.geoproperty is not None:
+            raise BadRequestData("geoproperty needs a geo-query: georel, geometry and coordinates")
+        return None
+    georel, geometry = parsed
+    name = geo.geoproperty if geo.geoproperty is not None else "location"
+    if not is_valid_name(name):
+        raise BadRequestData(f"The geoproperty {name[:200]!r} is not a valid attribute name")
+    return GeoQuery(georel, geometry, expand_name(ctx, name))
 
 
 _CORE = frozenset({"id", "type", "scope", "@context", "createdAt", "modifiedAt", "deletedAt"})
