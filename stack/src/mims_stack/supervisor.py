@@ -45,11 +45,15 @@ def service_env(
     port: int,
     upstreams: Mapping[str, str],
     extra: Mapping[str, str] | None = None,
+    public_base_url: str | None = None,
 ) -> dict[str, str]:
     env = dict(os.environ)
     p = svc.env_prefix
     env[f"{p}DATABASE_URL"] = database_url
     env[f"{p}PORT"] = str(port)
+    if svc.name == "context-broker" and public_base_url and "BROKER_PUBLIC_BASE_URL" not in env:
+        # Hosted @contexts are named by the URL clients see: the gateway's.
+        env["BROKER_PUBLIC_BASE_URL"] = public_base_url
     if svc.name == "gateway":
         env["GATEWAY_BROKER_URL"] = upstreams["context-broker"]
         env["GATEWAY_CATALOGUE_URL"] = upstreams["catalogue"]
@@ -139,7 +143,14 @@ def start_stack(
         for svc in SERVICES:
             port = ports[svc.name]
             url = f"http://{host}:{port}"
-            env = service_env(svc, database_urls[svc.name], port, stack.urls, extra_env)
+            env = service_env(
+                svc,
+                database_urls[svc.name],
+                port,
+                stack.urls,
+                extra_env,
+                public_base_url=f"http://{host}:{ports['gateway']}",
+            )
             log = None
             if log_dir is not None:
                 log = os.open(log_dir / f"{svc.name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)

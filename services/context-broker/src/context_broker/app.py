@@ -41,7 +41,7 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
             client,
             allow_fetch=settings.fetch_remote_contexts,
             db=db,
-            public_url=settings.public_url,
+            public_url=settings.public_base_url,
         )
         app.state.discovery = DiscoveryService(db)
         app.state.entities = EntityService(db)

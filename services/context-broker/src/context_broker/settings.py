@@ -23,4 +23,4 @@ class BrokerSettings(ServiceSettings):
     fetch_remote_contexts: bool = True
     context_fetch_timeout_s: float = Field(default=5.0, gt=0, le=60)
     #: Base URL clients reach the broker at: hosted @contexts are served under it (5.13.2).
-    public_url: str = "http://localhost:1026"
+    public_base_url: str = "http://localhost:1026"
