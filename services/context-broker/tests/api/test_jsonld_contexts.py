@@ -48,7 +48,7 @@ async def broker(
         doc = REMOTE.get(str(request.url))
         return httpx.Response(500) if doc is None else httpx.Response(200, json=doc)
 
-    app = create_app(settings_for("context-broker", public_url=PUBLIC + "/"))  # type: ignore[arg-type]
+    app = create_app(settings_for("context-broker", public_base_url=PUBLIC + "/"))  # type: ignore[arg-type]
     async with serve(app) as client:
         contexts = app.state.contexts
         await contexts.client.aclose()
