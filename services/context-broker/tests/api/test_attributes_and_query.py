@@ -278,10 +278,15 @@ async def test_query_by_type_q_and_paging(client: httpx.AsyncClient) -> None:
         "/ngsi-ld/v1/entities", params={"type": kind, "q": 'status=="free";width<2.35'}
     )
     assert [e["id"] for e in both.json()] == [ids[1], ids[3]]
-    by_id = await client.get("/ngsi-ld/v1/entities", params={"id": f"{ids[0]},{ids[6]}"})
+    alone = await client.get("/ngsi-ld/v1/entities", params={"id": f"{ids[0]},{ids[6]}"})
+    assert alone.status_code == 400  # an id list alone is not a query (5.7.2)
+    by_id = await client.get(
+        "/ngsi-ld/v1/entities", params={"id": f"{ids[0]},{ids[6]}", "type": kind}
+    )
     assert [e["id"] for e in by_id.json()] == [ids[0], ids[6]]
     pattern = await client.get(
-        "/ngsi-ld/v1/entities", params={"idPattern": f"^urn:ngsi-ld:{kind}:00[12]$"}
+        "/ngsi-ld/v1/entities",
+        params={"idPattern": f"^urn:ngsi-ld:{kind}:00[12]$", "type": kind},
     )
     assert [e["id"] for e in pattern.json()] == ids[1:3]
     kv = await client.get(
@@ -300,7 +305,7 @@ async def test_query_errors(client: httpx.AsyncClient) -> None:
     assert none.json()["type"] == ERR + "BadRequestData"
     unbalanced = await client.get("/ngsi-ld/v1/entities", params={"type": "T", "q": "(a==1"})
     assert unbalanced.status_code == 400
-    regex = await client.get("/ngsi-ld/v1/entities", params={"idPattern": "(["})
+    regex = await client.get("/ngsi-ld/v1/entities", params={"idPattern": "([", "type": "T"})
     assert regex.status_code == 400
     too_many = await client.get("/ngsi-ld/v1/entities", params={"type": "T", "limit": 5000})
     assert too_many.status_code == 400
@@ -379,6 +384,8 @@ async def test_type_selectors_and_scope_queries(client: httpx.AsyncClient) -> No
     assert await ids(type=f"{a}|{c}", scopeQ="/Madrid/+") == ["a"]
     assert await ids(type=f"{a}|{c}", scopeQ="/#") == ["a", "ab", "bc"]
     assert await ids(scopeQ="/Madrid/Gardens/ParqueNorte") == ["ab"]
+    assert await ids(scopeQ="/Madrid/+/ParqueNorte") == ["ab"]
+    assert await ids(scopeQ="/+/Gardens/#") == ["ab"]
     for bad in [
         {"type": f"({a}"},
         {"type": f"{a};;"},
@@ -388,3 +395,25 @@ async def test_type_selectors_and_scope_queries(client: httpx.AsyncClient) -> No
     ]:
         resp = await client.get("/ngsi-ld/v1/entities", params=bad)
         assert resp.status_code == 400, bad
+
+
+async def test_dataset_id_selects_instances(client: httpx.AsyncClient) -> None:
+    eid = new_id()
+    body = spot(eid)
+    body["name"] = [
+        {"type": "Property", "value": "Spot"},
+        {"type": "Property", "value": "Place", "datasetId": "urn:ngsi-ld:Dataset:fr"},
+    ]
+    await create(client, body)
+    fr = await get(client, eid, datasetId="urn:ngsi-ld:Dataset:fr")
+    assert fr == {
+        "id": eid,
+        "type": "ParkingSpot",
+        "name": {"type": "Property", "value": "Place", "datasetId": "urn:ngsi-ld:Dataset:fr"},
+    }
+    default = await get(client, eid, datasetId="@none", attrs="name")
+    assert default["name"] == {"type": "Property", "value": "Spot"}
+    bad = await client.get(f"/ngsi-ld/v1/entities/{eid}", params={"datasetId": "not a uri"})
+    assert bad.status_code == 400
+    local = await client.get(f"/ngsi-ld/v1/entities/{eid}", params={"local": "true"})
+    assert local.status_code == 200

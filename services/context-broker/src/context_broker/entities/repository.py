@@ -6,6 +6,7 @@ one instance, or to an array of instances for a multi-attribute.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -133,6 +134,14 @@ def _scope_sql(pattern: str, arg: Callable[[Any], str]) -> str:
     """One scope pattern (4.19): ``/#`` any scope, ``/a/#`` a or below, ``/a/+`` one below."""
     if pattern == "/#":
         return "cardinality(scopes) > 0"
+    if "+" in pattern[:-1]:
+        # A + inside the path: one level, any name (4.19); as an anchored regular expression.
+        parts = pattern.split("/")
+        tail = "(/.*)?$" if parts[-1] == "#" else "$"
+        if parts[-1] == "#":
+            parts = parts[:-1]
+        regex = "^" + "/".join("[^/]+" if p == "+" else re.escape(p) for p in parts) + tail
+        return f"EXISTS (SELECT 1 FROM unnest(scopes) s WHERE s ~ {arg(regex)})"  # noqa: S608
     if pattern.endswith("/#"):
         base = pattern[:-2]
         return (

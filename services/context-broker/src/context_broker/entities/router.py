@@ -24,6 +24,7 @@ from context_broker.entities.service import (
     View,
     expand_name,
 )
+from context_broker.ngsild.ids import is_uri
 from context_broker.ngsild.links import link_header
 from context_broker.ngsild.media import GEOJSON, JSONLD, choose_response_type, to_feature
 from context_broker.ngsild.representation import parse_options, parse_projection
@@ -92,6 +93,7 @@ def _view(
     pick: str | None,
     omit: str | None,
     lang: str | None = None,
+    dataset_id: str | None = None,
 ) -> View:
     fmt, sys_attrs = parse_options(options, format_)
     if pick and omit:
@@ -106,7 +108,19 @@ def _view(
         pick=parse_projection(pick, "pick") if pick is not None else None,
         omit=parse_projection(omit, "omit") if omit is not None else None,
         lang=lang or None,
+        dataset_ids=_dataset_ids(dataset_id),
     )
+
+
+def _dataset_ids(raw: str | None) -> frozenset[str | None] | None:
+    """``datasetId=urn:a,@none``: the instances asked for (``@none``: the default one)."""
+    items = _csv(raw)
+    if not items:
+        return None
+    for ds in items:
+        if ds != "@none" and not is_uri(ds):
+            raise BadRequestData(f"The datasetId {ds[:200]!r} is not a URI")
+    return frozenset(None if ds == "@none" else ds for ds in items)
 
 
 def _is_expression(types: str | None) -> bool:
@@ -181,13 +195,16 @@ async def query_entities(
     geometry: str | None = None,
     coordinates: str | None = None,
     geoproperty: str | None = None,
+    datasetId: str | None = None,
+    local: bool = False,
     limit: NonNegative = 20,
     offset: NonNegative = 0,
     count: bool = False,
 ) -> Response:
     """Query Entities (5.7.2; HTTP binding 6.4.3.2; geo-queries 4.10)."""
     choose_response_type(accept)  # a 406 before any work
-    view = _view(ld, options, format, attrs, pick, omit, lang)
+    del local  # one broker, no context sources: local and distributed answers are the same
+    view = _view(ld, options, format, attrs, pick, omit, lang, datasetId)
     found, total = await service.query(
         tenant,
         ld.compiled,
@@ -252,7 +269,9 @@ async def query_entities_post(
             "coordinates an array"
         )
     ids = [s["id"] for s in entities_ if "id" in s] or None
-    types = [s["type"] for s in entities_ if "type" in s] or None
+    # Each EntitySelector's type may itself be a selector (4.17); selectors are alternatives.
+    selected = [s["type"] for s in entities_ if "type" in s]
+    type_expr = "|".join(f"({t})" for t in selected) if selected else None
     patterns = [s["idPattern"] for s in entities_ if "idPattern" in s]
     view = _view(ld, options, format, ",".join(attrs) if attrs else None, None, None, lang)
     found, total = await service.query(
@@ -261,7 +280,8 @@ async def query_entities_post(
         view,
         ids=ids,
         id_pattern=patterns[0] if patterns else None,
-        types=types,
+        types=None,
+        type_expr=type_expr,
         attrs=attrs,
         q=body.get("q"),
         offset=offset,
@@ -356,10 +376,13 @@ async def retrieve_entity(
     format: str | None = None,
     lang: str | None = None,
     geometryProperty: str | None = None,
+    datasetId: str | None = None,
+    local: bool = False,
 ) -> Response:
     """Retrieve Entity (5.7.1; HTTP binding 6.5.3.1)."""
     choose_response_type(accept)  # a 406 before any work
-    view = _view(ld, options, format, attrs, pick, omit, lang)
+    del local  # one broker, no context sources
+    view = _view(ld, options, format, attrs, pick, omit, lang, datasetId)
     entity = await service.retrieve(tenant, entity_id, ld.compiled, view)
     return _answer(entity, ld, accept, geometry_property=geometryProperty)
 

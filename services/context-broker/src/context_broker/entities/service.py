@@ -108,6 +108,8 @@ class View:
     pick: frozenset[str] | None = None  # compacted names (and id, type) to keep
     omit: frozenset[str] | None = None  # compacted names (and id, type) to drop
     lang: str | None = None  # LanguageProperties in this language (4.15)
+    #: Only these instances of each attribute; None stands for the default instance.
+    dataset_ids: frozenset[str | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +178,8 @@ class EntityService:
         attrs = e.attrs
         if view.attrs is not None:
             attrs = {k: v for k, v in attrs.items() if k in view.attrs}
+        if view.dataset_ids is not None:
+            attrs = _only_datasets(attrs, view.dataset_ids)
         expanded: dict[str, Any] = {"id": e.id, "type": e.types if len(e.types) > 1 else e.types[0]}
         if e.scopes:
             expanded["scope"] = e.scopes if len(e.scopes) > 1 else e.scopes[0]
@@ -525,10 +529,10 @@ class EntityService:
         """Query Entities (5.7.2). ``types`` is a plain list (any of); ``type_expr`` a type
         selector with ``;`` (all of) and parentheses (4.17); ``geo`` a geo-query (4.10)."""
         geo_query = _geo_query(ctx, geo) if geo is not None else None
-        if not any((ids, id_pattern, types, attrs, q, type_expr, scope_q, geo_query)):
+        # id or idPattern alone do not make a query (5.7.2; ETSI test 019_03_05).
+        if not any((types, attrs, q, type_expr, scope_q, geo_query)):
             raise BadRequestData(
-                "Query Entities needs at least one of type, id, idPattern, attrs, q, scopeQ "
-                "or a geo-query"
+                "Query Entities needs at least one of type, attrs, q, scopeQ or a geo-query"
             )
         if limit > MAX_PAGE:
             raise BadRequestData(f"limit may not exceed {MAX_PAGE}")
@@ -615,6 +619,16 @@ def _scopes(raw: Any) -> list[str] | None:
     ):
         raise BadRequestData("A scope must be a path such as /Madrid/Gardens or a list of them")
     return list(dict.fromkeys(scopes))
+
+
+def _only_datasets(attrs: dict[str, Any], wanted: frozenset[str | None]) -> dict[str, Any]:
+    """The attributes reduced to the instances whose datasetId is wanted (5.7.1 datasetId)."""
+    out: dict[str, Any] = {}
+    for iri, value in attrs.items():
+        kept = [i for i in as_list(value) if i.get("datasetId") in wanted]
+        if kept:
+            out[iri] = stored(kept)
+    return out
 
 
 def _check_body(body: Any) -> None:

@@ -217,8 +217,9 @@ def _ring(raw: Any, kind: str, check: bool) -> tuple[Pt, ...]:
         raise _bad_coords(kind, "a linear ring must be closed (last position = first)")
     if _ring_area_sign(pts) == 0:
         raise _bad_coords(kind, "a linear ring must enclose an area")
-    if check and not _simple_ring(pts):
-        raise _bad_coords(kind, "a linear ring must not cross itself")
+    # A ring that crosses itself is accepted, as PostGIS accepts invalid geometries: the
+    # ETSI suite queries with such a polygon; predicates then follow the ring as drawn.
+    del check
     return pts
 
 
@@ -407,24 +408,6 @@ def intersections(a: Pt, b: Pt, c: Pt, d: Pt) -> list[Pt]:
         (bx - ax) * (dy - cy) - (by - ay) * (dx - cx)
     )
     return [(ax + t * (bx - ax), ay + t * (by - ay))]
-
-
-def _simple_ring(ring: Sequence[Pt]) -> bool:
-    """True when no two edges of a closed ring meet except adjacent ones at their vertex."""
-    edges = _edges(ring)
-    n = len(edges)
-    for i in range(n):
-        for j in range(i + 1, n):
-            found = intersections(*edges[i], *edges[j])
-            if not found:
-                continue
-            adjacent = j == i + 1 or (i == 0 and j == n - 1)
-            if not adjacent:
-                return False
-            shared = edges[i][1] if j == i + 1 else edges[i][0]
-            if any(p != shared for p in found):
-                return False
-    return True
 
 
 def _in_ring(p: Pt, ring: Sequence[Pt]) -> Loc:

@@ -106,7 +106,9 @@ def is_scope_pattern(text: str) -> bool:
     parts = text[1:].split("/")
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
-        if part in ("#", "+"):
+        if part == "+":
+            continue
+        if part == "#":
             if not last:
                 return False
             continue
