@@ -17,6 +17,8 @@ from mims_shared.errors import BadRequestData, InvalidRequest
 from mims_shared.web.body import json_body, media_type_of
 
 Json = Annotated[Any, json_body(JSON, JSONLD)]
+#: PATCH bodies may also come as JSON Merge Patch (RFC 7396; ETSI GS CIM 009 6.3.4).
+JsonPatch = Annotated[Any, json_body(JSON, JSONLD, "application/merge-patch+json")]
 
 
 async def _tenant(

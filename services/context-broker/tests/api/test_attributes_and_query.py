@@ -417,3 +417,12 @@ async def test_dataset_id_selects_instances(client: httpx.AsyncClient) -> None:
     assert bad.status_code == 400
     local = await client.get(f"/ngsi-ld/v1/entities/{eid}", params={"local": "true"})
     assert local.status_code == 200
+
+
+async def test_local_alone_lists_everything(client: httpx.AsyncClient) -> None:
+    resp = await client.get(
+        "/ngsi-ld/v1/entities", params={"local": "true", "count": "true", "limit": "1"}
+    )
+    assert resp.status_code == 200
+    assert int(resp.headers["ngsild-results-count"]) >= 1
+    assert len(resp.json()) == 1

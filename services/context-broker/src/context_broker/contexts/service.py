@@ -52,8 +52,9 @@ KINDS: Final = (HOSTED, CACHED, IMPLICITLY_CREATED)
 _LOCAL_ID = re.compile(r"[0-9a-f]{32}")
 
 
-class LdContextNotAvailable(e.ServiceUnavailable):
-    """A @context named by the request cannot be had (Table 5.5.2-1)."""
+class LdContextNotAvailable(e.UpstreamTimeout):
+    """A @context named by the request cannot be had: 504 (V1.9.1 Table 6.3.2-1; the ETSI
+    suite expects 504 whether the fetch timed out or failed)."""
 
     title = "@context not available"
     ngsild_type = "LdContextNotAvailable"
@@ -293,11 +294,13 @@ class ContextService:
     async def add(self, tenant: str, body: Any) -> str:
         """Add @context (5.13.2): check it, store it as Hosted; its local id."""
         if not isinstance(body, dict) or "@context" not in body:
-            raise e.BadRequestData("The body must be a JSON object with an @context member")
+            raise e.InvalidRequest("The body must be a JSON object with an @context member")
         doc = {"@context": body["@context"]}
         if len(orjson.dumps(doc)) > MAX_CONTEXT_BYTES:
             raise e.PayloadTooLarge("A hosted @context may not be larger than 512 KB")
         self._validate(doc["@context"])
+        # The URLs it names are fetched now and kept as Cached contexts (5.13.2).
+        await self._prefetch(doc["@context"])
         cid = uuid.uuid4().hex
         async with self._database().unit_of_work(transaction=False) as uow:
             await repository.insert(uow.connection, tenant, cid, HOSTED, doc, _now())

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from context_broker.deps import (
     Json,
+    JsonPatch,
     Ld,
     LdContext,
     Tenant,
@@ -203,12 +204,12 @@ async def query_entities(
 ) -> Response:
     """Query Entities (5.7.2; HTTP binding 6.4.3.2; geo-queries 4.10)."""
     choose_response_type(accept)  # a 406 before any work
-    del local  # one broker, no context sources: local and distributed answers are the same
     view = _view(ld, options, format, attrs, pick, omit, lang, datasetId)
     found, total = await service.query(
         tenant,
         ld.compiled,
         view,
+        everything=local,  # local=true alone asks for every local entity (5.7.2)
         ids=_csv(id),
         id_pattern=idPattern,
         types=None if _is_expression(type) else _csv(type),
@@ -318,7 +319,7 @@ async def append_attributes(
 
 @router.patch("/entities/{entity_id:path}/attrs")
 async def update_attributes(
-    service: Service, tenant: Tenant, entity_id: str, body: Json, request: Request
+    service: Service, tenant: Tenant, entity_id: str, body: JsonPatch, request: Request
 ) -> Response:
     """Update Entity Attributes (5.6.2; HTTP binding 6.6.3.2)."""
     ld = await read_ld(request, body)
@@ -327,7 +328,12 @@ async def update_attributes(
 
 @router.patch("/entities/{entity_id:path}/attrs/{attr_id}")
 async def partial_attribute_update(
-    service: Service, tenant: Tenant, entity_id: str, attr_id: str, body: Json, request: Request
+    service: Service,
+    tenant: Tenant,
+    entity_id: str,
+    attr_id: str,
+    body: JsonPatch,
+    request: Request,
 ) -> Response:
     """Partial Attribute Update (5.6.4; HTTP binding 6.7.3.1)."""
     ld = await read_ld(request, body)
@@ -389,7 +395,7 @@ async def retrieve_entity(
 
 @router.patch("/entities/{entity_id:path}", status_code=204)
 async def merge_entity(
-    service: Service, tenant: Tenant, entity_id: str, body: Json, request: Request
+    service: Service, tenant: Tenant, entity_id: str, body: JsonPatch, request: Request
 ) -> Response:
     """Merge Entity (5.6.17; HTTP binding 6.5.3.4)."""
     ld = await read_ld(request, body)

@@ -522,6 +522,7 @@ class EntityService:
         offset: int,
         limit: int,
         count: bool,
+        everything: bool = False,
         type_expr: str | None = None,
         scope_q: str | None = None,
         geo: GeoParams | None = None,
@@ -529,8 +530,9 @@ class EntityService:
         """Query Entities (5.7.2). ``types`` is a plain list (any of); ``type_expr`` a type
         selector with ``;`` (all of) and parentheses (4.17); ``geo`` a geo-query (4.10)."""
         geo_query = _geo_query(ctx, geo) if geo is not None else None
-        # id or idPattern alone do not make a query (5.7.2; ETSI test 019_03_05).
-        if not any((types, attrs, q, type_expr, scope_q, geo_query)):
+        # id or idPattern alone do not make a query (5.7.2; ETSI test 019_03_05); local=true
+        # alone asks for all local entities (ETSI test 019_25).
+        if not everything and not any((types, attrs, q, type_expr, scope_q, geo_query)):
             raise BadRequestData(
                 "Query Entities needs at least one of type, attrs, q, scopeQ or a geo-query"
             )
