@@ -218,9 +218,9 @@ def main() -> int:
     print(f"\n{'scenario':46} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7} {'ratio':>7}")
     for name, r in results.items():
         ratio = "" if r["ratio"] is None else f"{r['ratio']:.3f}"
-        print(
-            f"{name:38} {r['rps']:>9} {r['p50_ms']:>8} {r['p95_ms']:>8} {r['errors']:>7} {ratio:>7}"
-        )
+        p50 = "" if r["p50_ms"] is None else r["p50_ms"]
+        p95 = "" if r["p95_ms"] is None else r["p95_ms"]
+        print(f"{name:46} {r['rps']:>9} {p50:>8} {p95:>8} {r['errors']:>7} {ratio:>7}")
     print("\nratio: to the baseline doing the same database work (gateway: to the broker direct)")
     out = HERE / "results"
     out.mkdir(exist_ok=True)

@@ -13,6 +13,7 @@ added to the database when their metadata is read.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -299,8 +300,10 @@ class ContextService:
         if len(orjson.dumps(doc)) > MAX_CONTEXT_BYTES:
             raise e.PayloadTooLarge("A hosted @context may not be larger than 512 KB")
         self._validate(doc["@context"])
-        # The URLs it names are fetched now and kept as Cached contexts (5.13.2).
-        await self._prefetch(doc["@context"])
+        # The URLs it names are fetched now, when they can be, and kept as Cached contexts
+        # (5.13.2); one that cannot be had now does not refuse the addition.
+        with contextlib.suppress(e.DomainError):
+            await self._prefetch(doc["@context"])
         cid = uuid.uuid4().hex
         async with self._database().unit_of_work(transaction=False) as uow:
             await repository.insert(uow.connection, tenant, cid, HOSTED, doc, _now())
