@@ -20,8 +20,8 @@ from context_broker.ngsild.geo import geo_box_of
 
 # The parts every statement shares: $1 tenant, $2-$5 the rows, $6 the time of the batch,
 # $7 the index box of each row's location (ngsild/geo.py geo_box_of), as text.
-# Written out in full in each statement (constant SQL, every value bound).
-_INSERT = """
+# Constant SQL, every value bound.
+_INSERT_ROWS = """
 INSERT INTO entity (tenant, id, types, attrs, scopes, created_at, modified_at, geo_box)
 SELECT $1, r.id,
        ARRAY(SELECT jsonb_array_elements_text(r.types::jsonb)),
@@ -31,20 +31,11 @@ SELECT $1, r.id,
        $6, $6, r.geo::box
 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $7::text[])
      AS r(id, types, attrs, scopes, geo)
-ON CONFLICT (tenant, id) DO NOTHING
+"""
+_INSERT = _INSERT_ROWS + """ON CONFLICT (tenant, id) DO NOTHING
 RETURNING id
 """
-_UPSERT = """
-INSERT INTO entity (tenant, id, types, attrs, scopes, created_at, modified_at, geo_box)
-SELECT $1, r.id,
-       ARRAY(SELECT jsonb_array_elements_text(r.types::jsonb)),
-       r.attrs::jsonb,
-       CASE WHEN r.scopes IS NULL THEN NULL
-            ELSE ARRAY(SELECT jsonb_array_elements_text(r.scopes::jsonb)) END,
-       $6, $6, r.geo::box
-FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $7::text[])
-     AS r(id, types, attrs, scopes, geo)
-ON CONFLICT (tenant, id) DO UPDATE SET
+_UPSERT = _INSERT_ROWS + """ON CONFLICT (tenant, id) DO UPDATE SET
     types = EXCLUDED.types, attrs = EXCLUDED.attrs, scopes = EXCLUDED.scopes,
     modified_at = EXCLUDED.modified_at, geo_box = EXCLUDED.geo_box
 RETURNING id, (xmax = 0) AS created
