@@ -32,14 +32,20 @@ SELECT $1, r.id,
 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $7::text[])
      AS r(id, types, attrs, scopes, geo)
 """
-_INSERT = _INSERT_ROWS + """ON CONFLICT (tenant, id) DO NOTHING
+_INSERT = (
+    _INSERT_ROWS
+    + """ON CONFLICT (tenant, id) DO NOTHING
 RETURNING id
 """
-_UPSERT = _INSERT_ROWS + """ON CONFLICT (tenant, id) DO UPDATE SET
+)
+_UPSERT = (
+    _INSERT_ROWS
+    + """ON CONFLICT (tenant, id) DO UPDATE SET
     types = EXCLUDED.types, attrs = EXCLUDED.attrs, scopes = EXCLUDED.scopes,
     modified_at = EXCLUDED.modified_at, geo_box = EXCLUDED.geo_box
 RETURNING id, (xmax = 0) AS created
 """
+)
 _UPDATE = """
 UPDATE entity AS e SET
     types = ARRAY(SELECT jsonb_array_elements_text(r.types::jsonb)),
