@@ -18,6 +18,7 @@ from context_broker.deps import (
     read_ld,
     reject_unknown_query_parameters,
 )
+from context_broker.entities.links import Join, omitted, parse_join
 from context_broker.entities.service import (
     EntityService,
     GeoParams,
@@ -28,7 +29,11 @@ from context_broker.entities.service import (
 from context_broker.ngsild.ids import is_uri
 from context_broker.ngsild.links import link_header
 from context_broker.ngsild.media import GEOJSON, JSONLD, choose_response_type, to_feature
-from context_broker.ngsild.representation import parse_options, parse_projection
+from context_broker.ngsild.representation import (
+    parse_options,
+    parse_projection,
+    parse_projection_tree,
+)
 from mims_shared.errors import BadRequestData
 
 router = APIRouter(prefix="/ngsi-ld/v1", dependencies=[Depends(reject_unknown_query_parameters)])
@@ -107,7 +112,7 @@ def _view(
         sys_attrs=sys_attrs,
         attrs=frozenset(expand_name(ld.compiled, a) for a in attr_list) if attr_list else None,
         pick=parse_projection(pick, "pick") if pick is not None else None,
-        omit=parse_projection(omit, "omit") if omit is not None else None,
+        omit=omitted(parse_projection_tree(omit, "omit")) if omit is not None else None,
         lang=lang or None,
         dataset_ids=_dataset_ids(dataset_id),
     )
@@ -122,6 +127,16 @@ def _dataset_ids(raw: str | None) -> frozenset[str | None] | None:
         if ds != "@none" and not is_uri(ds):
             raise BadRequestData(f"The datasetId {ds[:200]!r} is not a URI")
     return frozenset(None if ds == "@none" else ds for ds in items)
+
+
+def _join(join: Any, join_level: Any, pick: str | None, omit: str | None) -> Join | None:
+    """The ``join``/``joinLevel`` parameters (4.5.23), with the projections of linked entities."""
+    return parse_join(
+        join,
+        join_level,
+        parse_projection_tree(pick, "pick") if pick is not None else None,
+        parse_projection_tree(omit, "omit") if omit is not None else None,
+    )
 
 
 def _is_expression(types: str | None) -> bool:
@@ -201,10 +216,15 @@ async def query_entities(
     limit: NonNegative = 20,
     offset: NonNegative = 0,
     count: bool = False,
+    join: str | None = None,
+    joinLevel: str | None = None,
+    containedBy: str | None = None,
 ) -> Response:
-    """Query Entities (5.7.2; HTTP binding 6.4.3.2; geo-queries 4.10)."""
+    """Query Entities (5.7.2; HTTP binding 6.4.3.2; geo-queries 4.10; joins 4.5.23)."""
     choose_response_type(accept)  # a 406 before any work
+    del containedBy  # one broker, no distributed operations to loop through
     view = _view(ld, options, format, attrs, pick, omit, lang, datasetId)
+    join_ = _join(join, joinLevel, pick, omit)
     found, total = await service.query(
         tenant,
         ld.compiled,
@@ -221,6 +241,7 @@ async def query_entities(
         limit=limit,
         count=count,
         geo=GeoParams(georel, geometry, coordinates, geoproperty),
+        join=join_,
     )
     return _answer(
         found, ld, accept, headers=_count_header(total), geometry_property=geometryProperty
@@ -275,6 +296,7 @@ async def query_entities_post(
     type_expr = "|".join(f"({t})" for t in selected) if selected else None
     patterns = [s["idPattern"] for s in entities_ if "idPattern" in s]
     view = _view(ld, options, format, ",".join(attrs) if attrs else None, None, None, lang)
+    join_ = _join(body.get("join"), body.get("joinLevel"), None, None)
     found, total = await service.query(
         tenant,
         ld.compiled,
@@ -296,6 +318,7 @@ async def query_entities_post(
         )
         if geo_q is not None
         else None,
+        join=join_,
     )
     return _answer(found, ld, accept, headers=_count_header(total))
 
@@ -384,12 +407,16 @@ async def retrieve_entity(
     geometryProperty: str | None = None,
     datasetId: str | None = None,
     local: bool = False,
+    join: str | None = None,
+    joinLevel: str | None = None,
+    containedBy: str | None = None,
 ) -> Response:
-    """Retrieve Entity (5.7.1; HTTP binding 6.5.3.1)."""
+    """Retrieve Entity (5.7.1; HTTP binding 6.5.3.1; joins 4.5.23)."""
     choose_response_type(accept)  # a 406 before any work
-    del local  # one broker, no context sources
+    del local, containedBy  # one broker, no context sources
     view = _view(ld, options, format, attrs, pick, omit, lang, datasetId)
-    entity = await service.retrieve(tenant, entity_id, ld.compiled, view)
+    join_ = _join(join, joinLevel, pick, omit)
+    entity = await service.retrieve(tenant, entity_id, ld.compiled, view, join_)
     return _answer(entity, ld, accept, geometry_property=geometryProperty)
 
 

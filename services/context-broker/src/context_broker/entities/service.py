@@ -8,11 +8,11 @@ request's @context and are stored expanded; reads compact them in the reader's @
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from context_broker.entities import repository
+from context_broker.entities import link_repository, links, repository
 from context_broker.entities.repository import Filter, StoredEntity
 from context_broker.ngsild.attributes import (
     INSTANCE_MEMBERS,
@@ -26,7 +26,7 @@ from context_broker.ngsild.geo import LOCATION, GeoQuery, matches, parse_geo_que
 from context_broker.ngsild.ids import is_uri, is_valid_name
 from context_broker.ngsild.jsonld import CompiledContext, compact_entity_keys
 from context_broker.ngsild.query import parse_q, q_to_jsonpath
-from context_broker.ngsild.representation import Format, apply_language, render
+from context_broker.ngsild.representation import Format, ProjectionTree, apply_language, render
 from context_broker.ngsild.selectors import is_scope_pattern, map_atoms, parse_selector
 from mims_shared.db import Database
 from mims_shared.errors import AlreadyExists, BadRequestData, NotFound
@@ -434,8 +434,13 @@ class EntityService:
 
     # --- consumption ---------------------------------------------------------------------
     async def retrieve(
-        self, tenant: str, eid: str, ctx: CompiledContext, view: View
-    ) -> dict[str, Any]:
+        self,
+        tenant: str,
+        eid: str,
+        ctx: CompiledContext,
+        view: View,
+        join: links.Join | None = None,
+    ) -> dict[str, Any] | list[dict[str, Any]]:
         """Retrieve Entity (5.7.1)."""
         _check_id(eid)
         async with self.db.unit_of_work(transaction=False) as uow:
@@ -447,7 +452,39 @@ class EntityService:
         out = self._view(e, ctx, view)
         if not out:
             raise NotFound(f"Entity {eid} has nothing left after pick and omit")
-        return out
+        if join is None:
+            return out
+        extra = await self._join(tenant, [(e, out)], ctx, view, join)
+        return [out, *extra] if join.mode == "flat" else out
+
+    async def _join(
+        self,
+        tenant: str,
+        roots: list[tuple[StoredEntity, dict[str, Any]]],
+        ctx: CompiledContext,
+        view: View,
+        join: links.Join,
+    ) -> list[dict[str, Any]]:
+        """Linked Entity Retrieval (4.5.23): the linked entities in the reader's view."""
+
+        def render(
+            e: StoredEntity, pick: ProjectionTree | None, omit: ProjectionTree | None
+        ) -> dict[str, Any]:
+            shape = replace(
+                view,
+                attrs=None,
+                dataset_ids=None,
+                pick=frozenset(pick) if pick else None,
+                omit=links.omitted(omit) if omit else None,
+            )
+            return self._view(e, ctx, shape)
+
+        async with self.db.unit_of_work(transaction=False) as uow:
+
+            async def fetch(ids: list[str]) -> dict[str, StoredEntity]:
+                return await link_repository.get_many(uow.connection, tenant, ids)
+
+            return await links.join_entities(roots, join, view.fmt, fetch, render, ctx.compact)
 
     def _filter(
         self,
@@ -526,6 +563,7 @@ class EntityService:
         type_expr: str | None = None,
         scope_q: str | None = None,
         geo: GeoParams | None = None,
+        join: links.Join | None = None,
     ) -> tuple[list[dict[str, Any]], int | None]:
         """Query Entities (5.7.2). ``types`` is a plain list (any of); ``type_expr`` a type
         selector with ``;`` (all of) and parentheses (4.17); ``geo`` a geo-query (4.10)."""
@@ -565,8 +603,11 @@ class EntityService:
                 found, total = await repository.query_geo(
                     uow.connection, f, gq.geoproperty, box, keep, offset, limit, count
                 )
-        views = (self._view(e, ctx, view) for e in found)
-        return [v for v in views if v], total
+        shown = [(e, v) for e in found if (v := self._view(e, ctx, view))]
+        outs = [v for _, v in shown]
+        if join is not None:
+            outs += await self._join(tenant, shown, ctx, view, join)  # none for inline
+        return outs, total
 
     # --- building blocks of the batch operations (batch/service.py): same behaviour ---------
     def build(

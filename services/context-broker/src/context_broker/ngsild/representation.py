@@ -106,45 +106,55 @@ def render(entity: dict[str, Any], fmt: Format, sys_attrs: bool) -> dict[str, An
     return out
 
 
+#: A ``pick``/``omit`` projection (4.21): each name, with the projection of the entity it
+#: links to (empty when the name has no ``{...}``).
+ProjectionTree = dict[str, "ProjectionTree"]
+
+
 def parse_projection(text: str, param: str) -> frozenset[str]:
-    """The top-level names of a ``pick``/``omit`` projection (ETSI GS CIM 009 V1.8.1, 4.21):
-    names separated by ``,`` or ``|``, each optionally followed by ``{...}`` projecting a
-    linked entity (checked, then ignored here)."""
-    names: list[str] = []
-    depth = 0
+    """The top-level names of a ``pick``/``omit`` projection (ETSI GS CIM 009 V1.8.1, 4.21)."""
+    return frozenset(parse_projection_tree(text, param))
+
+
+def parse_projection_tree(text: str, param: str) -> ProjectionTree:
+    """A ``pick``/``omit`` projection (ETSI GS CIM 009 V1.8.1, 4.21): names separated by
+    ``,`` or ``|``, each optionally followed by ``{...}`` projecting the linked entity."""
+    root: ProjectionTree = {}
+    stack = [root]
+    last = ""
     token = ""
     expect_name = True
     for pos, ch in enumerate(text + ","):
         if ch in ",|{}":
-            if ch == "{" and (not token or depth > 31):
+            if ch == "{" and (not token or len(stack) > 32):
                 raise BadRequestData(f"{param} at position {pos}: '{{' must follow a name")
             if token:
                 if not is_valid_name(token):
                     raise BadRequestData(f"{param}: {token[:60]!r} is not a valid name")
-                if depth == 0:
-                    names.append(token)
+                stack[-1].setdefault(token, {})
+                last = token
                 token = ""
                 expect_name = False
             elif ch in ",|" and expect_name:
                 raise BadRequestData(f"{param} at position {pos}: a name is missing")
             if ch == "{":
-                depth += 1
+                stack.append(stack[-1][last])
                 expect_name = True
             elif ch == "}":
-                depth -= 1
-                if depth < 0 or expect_name:
+                if len(stack) == 1 or expect_name:
                     raise BadRequestData(f"{param} at position {pos}: unbalanced '}}'")
+                stack.pop()
             else:
                 expect_name = ch in ",|"
         elif ch.isspace():
             raise BadRequestData(f"{param} at position {pos}: spaces are not allowed")
         else:
             token += ch
-    if depth != 0:
+    if len(stack) != 1:
         raise BadRequestData(f"{param}: a '{{' is not closed")
-    if not names:
+    if not root:
         raise BadRequestData(f"{param} names nothing")
-    return frozenset(names)
+    return root
 
 
 def pick_language(language_map: dict[str, Any], lang: str) -> tuple[str | None, Any]:
