@@ -426,3 +426,36 @@ async def test_local_alone_lists_everything(client: httpx.AsyncClient) -> None:
     assert resp.status_code == 200
     assert int(resp.headers["ngsild-results-count"]) >= 1
     assert len(resp.json()) == 1
+
+
+async def test_scope_in_attribute_operations(client: httpx.AsyncClient) -> None:
+    eid = new_id()
+    await create(client, {**spot(eid), "scope": "/Madrid/Gardens"})
+    url = f"/ngsi-ld/v1/entities/{eid}/attrs"
+    kept = await client.post(
+        url, json={"scope": "/Madrid/North"}, params={"options": "noOverwrite"}
+    )
+    assert kept.status_code == 204
+    assert (await get(client, eid))["scope"] == ["/Madrid/Gardens", "/Madrid/North"]
+    over = await client.post(url, json={"scope": "/Lyon"})
+    assert over.status_code == 204
+    assert (await get(client, eid))["scope"] == "/Lyon"
+    assert (await client.delete(f"{url}/scope")).status_code == 204
+    assert "scope" not in await get(client, eid)
+    assert (await client.delete(f"{url}/scope")).status_code == 404
+    missing = await client.patch(url, json={"scope": "/Paris"})
+    assert missing.status_code == 207
+    assert missing.json()["notUpdated"] == [
+        {"attributeName": "scope", "reason": "the entity has no scope"}
+    ]
+
+
+async def test_purge_in_local_mode_purges_the_tenant(client: httpx.AsyncClient) -> None:
+    tenant = {"NGSILD-Tenant": f"purge{uuid.uuid4().hex[:8]}"}
+    for _ in range(3):
+        created = await client.post("/ngsi-ld/v1/entities", json=spot(new_id()), headers=tenant)
+        assert created.status_code == 201
+    resp = await client.delete("/ngsi-ld/v1/entities", params={"local": "true"}, headers=tenant)
+    assert resp.status_code == 204
+    left = await client.get("/ngsi-ld/v1/entities", params={"local": "true"}, headers=tenant)
+    assert left.json() == []

@@ -174,11 +174,13 @@ async def purge_entities(
     q: str | None = None,
     keep: str | None = None,
     drop: str | None = None,
+    local: bool = False,
 ) -> Response:
     """Purge Entities (V1.8.1 5.6.22 Delete/Purge Entities; HTTP binding 6.4.3.3)."""
     await service.purge(
         tenant,
         ld.compiled,
+        everything=local,  # local=true alone purges every local entity (ETSI 060_03_02)
         ids=_csv(id),
         id_pattern=idPattern,
         types=_csv(type),

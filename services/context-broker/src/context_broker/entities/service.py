@@ -277,7 +277,8 @@ class EntityService:
                 merged = _apply(old, value, gone, merge_members=False)
                 _set(e, iri, merged)
                 updated.append(iri)
-            self._entity_members(e, body, ctx, replace_scope=False)
+            # The scope is overwritten like an attribute, or added to with noOverwrite.
+            self._entity_members(e, body, ctx, replace_scope=not no_overwrite)
             return Outcome(updated, not_updated)
 
         return await self._modify(tenant, eid, change)
@@ -296,7 +297,13 @@ class EntityService:
                     continue
                 _set(e, iri, _apply(e.attrs[iri], value, gone, merge_members=False))
                 updated.append(iri)
-            self._entity_members(e, body, ctx, replace_scope=True)
+            if "scope" in body and not e.scopes:
+                # Like an attribute, a scope the entity does not have is not added by Update.
+                not_updated.append(("scope", "the entity has no scope"))
+                body_rest = {k: v for k, v in body.items() if k != "scope"}
+                self._entity_members(e, body_rest, ctx, replace_scope=True)
+            else:
+                self._entity_members(e, body, ctx, replace_scope=True)
             return Outcome(updated, not_updated)
 
         return await self._modify(tenant, eid, change)
@@ -376,7 +383,11 @@ class EntityService:
         delete_all: bool,
         ctx: CompiledContext,
     ) -> None:
-        """Delete Entity Attribute (5.6.5): the default instance, one ``datasetId`` or all."""
+        """Delete Entity Attribute (5.6.5): the default instance, one ``datasetId`` or all;
+        ``scope`` deletes the entity's scope."""
+        if name == "scope":
+            await self._modify(tenant, eid, _drop_scope)
+            return
         _check_name(name)
         if dataset_id is not None and not is_uri(dataset_id):
             raise BadRequestData(f"The datasetId {dataset_id[:200]!r} is not a URI")
@@ -532,10 +543,11 @@ class EntityService:
         q: str | None,
         keep: list[str] | None,
         drop: list[str] | None,
+        everything: bool = False,
     ) -> int:
         """Purge Entities (5.6.? of V1.8.1, DELETE /entities): the matching entities, or
         only some of their attributes (``drop``), or all but some (``keep``)."""
-        if not any((ids, id_pattern, types, q)):
+        if not everything and not any((ids, id_pattern, types, q)):
             raise BadRequestData("Purge Entities needs at least one of type, id, idPattern or q")
         if keep and drop:
             raise BadRequestData("keep and drop cannot be used together")
@@ -672,6 +684,12 @@ def _only_datasets(attrs: dict[str, Any], wanted: frozenset[str | None]) -> dict
         if kept:
             out[iri] = stored(kept)
     return out
+
+
+def _drop_scope(e: StoredEntity) -> None:
+    if not e.scopes:
+        raise NotFound(f"Entity {e.id} has no scope")
+    e.scopes = None
 
 
 def _check_body(body: Any) -> None:
