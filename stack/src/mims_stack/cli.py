@@ -62,11 +62,8 @@ def cmd_run() -> int:
         f"PostgreSQL: {'embedded (data in ' + str(DATA_DIR) + ')' if embedded else 'DATABASE_URL'}"
     )
     stack = None
-    stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
         raise KeyboardInterrupt
 
     # SIGINT too: a shell starting us in the background would leave it ignored.

@@ -89,6 +89,10 @@ def _query_names(dependant: Any) -> set[str]:
     return names
 
 
+#: The query parameters each route declares, by the id of its (long-lived) dependant.
+_KNOWN: dict[int, frozenset[str]] = {}
+
+
 async def reject_unknown_query_parameters(request: Request) -> None:
     """A query parameter the operation does not define is answered 400 InvalidRequest
     (the ETSI suite checks it), rather than silently ignored."""
@@ -96,7 +100,10 @@ async def reject_unknown_query_parameters(request: Request) -> None:
     dependant = getattr(route, "dependant", None)
     if dependant is None or not request.query_params:
         return
-    unknown = sorted(set(request.query_params) - _query_names(dependant))
+    known = _KNOWN.get(id(dependant))
+    if known is None:  # computed once per route, not on every request
+        known = _KNOWN[id(dependant)] = frozenset(_query_names(dependant))
+    unknown = sorted(set(request.query_params) - known)
     if unknown:
         raise InvalidRequest(
             f"Unknown query parameter {unknown[0][:60]!r} for {request.method} {request.url.path}"

@@ -25,13 +25,6 @@ _INSERT = (
     "VALUES ($1, $2, $3, $4, $5, $6, $6, $7::text::box) "
     "ON CONFLICT (tenant, id) DO NOTHING RETURNING 1"
 )
-_UPSERT_REPLACE = (
-    "INSERT INTO entity (tenant, id, types, attrs, scopes, created_at, modified_at, geo_box) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $6, $7::text::box) ON CONFLICT (tenant, id) DO UPDATE SET "
-    "types = EXCLUDED.types, attrs = EXCLUDED.attrs, scopes = EXCLUDED.scopes, "
-    "modified_at = EXCLUDED.modified_at, geo_box = EXCLUDED.geo_box "
-    "RETURNING (xmax = 0) AS created"
-)
 _GET = f"SELECT {_COLUMNS} FROM entity WHERE tenant = $1 AND id = $2"  # noqa: S608 - constant
 _GET_FOR_UPDATE = _GET + " FOR UPDATE"
 _SAVE = (
@@ -39,7 +32,6 @@ _SAVE = (
     "geo_box = $7::text::box WHERE tenant = $1 AND id = $2"
 )
 _DELETE = "DELETE FROM entity WHERE tenant = $1 AND id = $2 RETURNING 1"
-_DELETE_MANY = "DELETE FROM entity WHERE tenant = $1 AND id = ANY($2) RETURNING id"
 
 
 @dataclass(slots=True)
@@ -71,22 +63,6 @@ async def insert(conn: asyncpg.Connection, tenant: str, e: StoredEntity) -> bool
     return done is not None
 
 
-async def upsert_replace(conn: asyncpg.Connection, tenant: str, e: StoredEntity) -> bool:
-    """Create or replace whole; True when created."""
-    return bool(
-        await conn.fetchval(
-            _UPSERT_REPLACE,
-            tenant,
-            e.id,
-            e.types,
-            jsonb(e.attrs),
-            e.scopes,
-            e.created_at,
-            geo_box_of(e.attrs),
-        )
-    )
-
-
 async def get(
     conn: asyncpg.Connection, tenant: str, eid: str, *, for_update: bool = False
 ) -> StoredEntity | None:
@@ -102,10 +78,6 @@ async def save(conn: asyncpg.Connection, tenant: str, e: StoredEntity) -> None:
 
 async def delete(conn: asyncpg.Connection, tenant: str, eid: str) -> bool:
     return await conn.fetchval(_DELETE, tenant, eid) is not None
-
-
-async def delete_many(conn: asyncpg.Connection, tenant: str, ids: list[str]) -> set[str]:
-    return {r["id"] for r in await conn.fetch(_DELETE_MANY, tenant, ids)}
 
 
 @dataclass(slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
@@ -144,6 +145,50 @@ def _is_expression(types: str | None) -> bool:
     return types is not None and any(c in types for c in ";|()")
 
 
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """How the reader wants the entities of a Retrieve or Query (5.7.1, 5.7.2): the view,
+    linked entities, the attrs asked for, the GeoJSON geometry, local mode."""
+
+    view: View
+    join: Join | None
+    attrs: list[str] | None
+    geometry_property: str | None
+    local: bool
+
+
+async def _shape(
+    ld: LdContext,
+    accept: Accept = None,
+    attrs: str | None = None,
+    pick: str | None = None,
+    omit: str | None = None,
+    options: str | None = None,
+    format: str | None = None,
+    lang: str | None = None,
+    geometryProperty: str | None = None,
+    datasetId: str | None = None,
+    local: bool = False,
+    join: str | None = None,
+    joinLevel: str | None = None,
+    containedBy: str | None = None,
+) -> Shape:
+    """The parameters both read operations share, checked once (an unacceptable Accept first:
+    406 before any other work)."""
+    choose_response_type(accept)
+    del containedBy  # one broker, no distributed operations to loop through
+    return Shape(
+        view=_view(ld, options, format, attrs, pick, omit, lang, datasetId),
+        join=_join(join, joinLevel, pick, omit),
+        attrs=_csv(attrs),
+        geometry_property=geometryProperty,
+        local=local,
+    )
+
+
+Shaped = Annotated[Shape, Depends(_shape)]
+
+
 def _count_header(total: int | None) -> dict[str, str]:
     return {"NGSILD-Results-Count": str(total)} if total is not None else {}
 
@@ -196,57 +241,42 @@ async def query_entities(
     service: Service,
     tenant: Tenant,
     ld: LdContext,
+    shape: Shaped,
     accept: Accept = None,
     id: str | None = None,
     idPattern: str | None = None,
     type: str | None = None,
-    attrs: str | None = None,
     q: str | None = None,
-    pick: str | None = None,
-    omit: str | None = None,
-    options: str | None = None,
-    format: str | None = None,
-    lang: str | None = None,
-    geometryProperty: str | None = None,
     scopeQ: str | None = None,
     georel: str | None = None,
     geometry: str | None = None,
     coordinates: str | None = None,
     geoproperty: str | None = None,
-    datasetId: str | None = None,
-    local: bool = False,
     limit: NonNegative = 20,
     offset: NonNegative = 0,
     count: bool = False,
-    join: str | None = None,
-    joinLevel: str | None = None,
-    containedBy: str | None = None,
 ) -> Response:
     """Query Entities (5.7.2; HTTP binding 6.4.3.2; geo-queries 4.10; joins 4.5.23)."""
-    choose_response_type(accept)  # a 406 before any work
-    del containedBy  # one broker, no distributed operations to loop through
-    view = _view(ld, options, format, attrs, pick, omit, lang, datasetId)
-    join_ = _join(join, joinLevel, pick, omit)
     found, total = await service.query(
         tenant,
         ld.compiled,
-        view,
-        everything=local,  # local=true alone asks for every local entity (5.7.2)
+        shape.view,
+        everything=shape.local,  # local=true alone asks for every local entity (5.7.2)
         ids=_csv(id),
         id_pattern=idPattern,
         types=None if _is_expression(type) else _csv(type),
         type_expr=type if _is_expression(type) else None,
         scope_q=scopeQ,
-        attrs=_csv(attrs),
+        attrs=shape.attrs,
         q=q,
         offset=offset,
         limit=limit,
         count=count,
         geo=GeoParams(georel, geometry, coordinates, geoproperty),
-        join=join_,
+        join=shape.join,
     )
     return _answer(
-        found, ld, accept, headers=_count_header(total), geometry_property=geometryProperty
+        found, ld, accept, headers=_count_header(total), geometry_property=shape.geometry_property
     )
 
 
@@ -399,27 +429,13 @@ async def retrieve_entity(
     tenant: Tenant,
     ld: LdContext,
     entity_id: str,
+    shape: Shaped,
     accept: Accept = None,
-    attrs: str | None = None,
-    pick: str | None = None,
-    omit: str | None = None,
-    options: str | None = None,
-    format: str | None = None,
-    lang: str | None = None,
-    geometryProperty: str | None = None,
-    datasetId: str | None = None,
-    local: bool = False,
-    join: str | None = None,
-    joinLevel: str | None = None,
-    containedBy: str | None = None,
 ) -> Response:
-    """Retrieve Entity (5.7.1; HTTP binding 6.5.3.1; joins 4.5.23)."""
-    choose_response_type(accept)  # a 406 before any work
-    del local, containedBy  # one broker, no context sources
-    view = _view(ld, options, format, attrs, pick, omit, lang, datasetId)
-    join_ = _join(join, joinLevel, pick, omit)
-    entity = await service.retrieve(tenant, entity_id, ld.compiled, view, join_)
-    return _answer(entity, ld, accept, geometry_property=geometryProperty)
+    """Retrieve Entity (5.7.1; HTTP binding 6.5.3.1; joins 4.5.23); ``local`` changes
+    nothing here: one broker, no context sources."""
+    entity = await service.retrieve(tenant, entity_id, ld.compiled, shape.view, shape.join)
+    return _answer(entity, ld, accept, geometry_property=shape.geometry_property)
 
 
 @router.patch("/entities/{entity_id:path}", status_code=204)

@@ -7,7 +7,7 @@ request's @context and are stored expanded; reads compact them in the reader's @
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -21,7 +21,7 @@ from context_broker.ngsild.attributes import (
     stamp,
     stored,
 )
-from context_broker.ngsild.entity import parse_entity
+from context_broker.ngsild.entity import CORE_MEMBERS, parse_entity
 from context_broker.ngsild.geo import LOCATION, GeoQuery, matches, parse_geo_query, query_box
 from context_broker.ngsild.ids import is_uri, is_valid_name
 from context_broker.ngsild.jsonld import CompiledContext, compact_entity_keys
@@ -49,9 +49,7 @@ def _check_id(eid: str) -> None:
 
 
 #: Names an attribute may not have (they are members of the entity itself).
-RESERVED_NAMES = frozenset(
-    {"id", "type", "scope", "@context", "createdAt", "modifiedAt", "deletedAt", "@id", "@type"}
-)
+RESERVED_NAMES = CORE_MEMBERS
 
 
 def _check_name(name: str) -> None:
@@ -732,10 +730,6 @@ def _apply(old: Any, new: Any, gone: set[str | None], *, merge_members: bool) ->
                 inst = {**before, **inst}
         by_ds[ds] = inst
     return stored(list(by_ds.values())) if by_ds else None
-
-
-def unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))
 
 
 def apply_written(

@@ -597,10 +597,6 @@ class CompiledContext:
     def __repr__(self) -> str:
         return f"<CompiledContext {len(self._terms)} terms, @vocab {self.vocab!r}>"
 
-    def term_iri(self, term: str) -> str | None:
-        """The IRI of ``term`` if the context defines it, else None."""
-        return self._terms.get(term)
-
     def expand(self, term: str) -> str:
         """An Attribute or Entity Type name → its IRI (vocabulary-relative IRI expansion)."""
         iri = self._expanded.get(term)
