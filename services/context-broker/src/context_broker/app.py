@@ -18,6 +18,9 @@ from context_broker.discovery.service import DiscoveryService
 from context_broker.entities.router import router as entities_router
 from context_broker.entities.service import EntityService
 from context_broker.settings import MIGRATIONS, BrokerSettings
+from context_broker.subscriptions.notifier import Notifier
+from context_broker.subscriptions.router import router as subscriptions_router
+from context_broker.subscriptions.service import SubscriptionService
 from mims_shared.health import Readiness
 from mims_shared.settings import open_database
 from mims_shared.telemetry import http_client
@@ -46,9 +49,22 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
         app.state.discovery = DiscoveryService(db)
         app.state.entities = EntityService(db)
         app.state.batch = BatchService(db, app.state.entities, app.state.contexts)
+        app.state.subscriptions = SubscriptionService(db, app.state.contexts)
+        # Notifications: their own HTTP client (receivers are not @context servers).
+        notify_client = http_client(
+            timeout=httpx.Timeout(10.0),
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+        notifier = Notifier(db, app.state.contexts, app.state.entities, notify_client)
+        app.state.notifier = notifier
+        if settings.notifier:
+            await notifier.start()
         try:
             yield
         finally:
+            await notifier.stop()
+            await notify_client.aclose()
             await client.aclose()
             await db.dispose()
 
@@ -64,6 +80,7 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
             batch_router,
             discovery_router,
             contexts_router,
+            subscriptions_router,
         ],
         strip_trailing_slash=True,
     )

@@ -24,3 +24,6 @@ class BrokerSettings(ServiceSettings):
     context_fetch_timeout_s: float = Field(default=5.0, gt=0, le=60)
     #: Base URL clients reach the broker at: hosted @contexts are served under it (5.13.2).
     public_base_url: str = "http://localhost:1026"
+    #: Run the notifier in this process (matching the outbox, delivering notifications).
+    #: Every replica may run it: the work is shared through the database.
+    notifier: bool = True

@@ -292,8 +292,9 @@ class ContextService:
         except ContextError as exc:
             raise e.BadRequestData(f"The @context is not valid: {exc}") from None
 
-    async def add(self, tenant: str, body: Any) -> str:
-        """Add @context (5.13.2): check it, store it as Hosted; its local id."""
+    async def add(self, tenant: str, body: Any, *, kind: str = HOSTED) -> str:
+        """Add @context (5.13.2): check it, store it as Hosted (or ImplicitlyCreated, for
+        the inline @context of a subscription, 5.13.1); its local id."""
         if not isinstance(body, dict) or "@context" not in body:
             raise e.InvalidRequest("The body must be a JSON object with an @context member")
         doc = {"@context": body["@context"]}
@@ -306,7 +307,7 @@ class ContextService:
             await self._prefetch(doc["@context"])
         cid = uuid.uuid4().hex
         async with self._database().unit_of_work(transaction=False) as uow:
-            await repository.insert(uow.connection, tenant, cid, HOSTED, doc, _now())
+            await repository.insert(uow.connection, tenant, cid, kind, doc, _now())
         self._keep(self.hosted_url(cid), doc)
         return cid
 

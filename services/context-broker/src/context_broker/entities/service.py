@@ -619,6 +619,22 @@ class EntityService:
             outs += await self._join(tenant, shown, ctx, view, join)  # none for inline
         return outs, total
 
+    # --- building blocks of notifications (subscriptions/notifier.py) ---------------------
+    def render(self, e: StoredEntity, ctx: CompiledContext, view: View) -> dict[str, Any]:
+        """A stored entity as a reader with ``ctx`` and ``view`` sees it."""
+        return self._view(e, ctx, view)
+
+    async def join(
+        self,
+        tenant: str,
+        roots: list[tuple[StoredEntity, dict[str, Any]]],
+        ctx: CompiledContext,
+        view: View,
+        join: links.Join,
+    ) -> list[dict[str, Any]]:
+        """The entities ``roots`` link to, as Linked Entity Retrieval gives them (4.5.23)."""
+        return await self._join(tenant, roots, ctx, view, join)
+
     # --- building blocks of the batch operations (batch/service.py): same behaviour ---------
     def build(
         self, body: Any, ctx: CompiledContext, *, context_in_body: bool, now: datetime

@@ -49,3 +49,19 @@ def _split_links(header: str) -> list[str]:
 
 def link_header(url: str) -> str:
     return f'<{url}>; rel="{JSONLD_CONTEXT_REL}"; type="application/ld+json"'
+
+
+def page_links(path: str, offset: int, limit: int, total: int) -> list[str]:
+    """The ``prev`` and ``next`` links of a page of a paginated result (6.3.10)."""
+    links = []
+    if offset > 0 and limit > 0:
+        before = max(0, offset - limit)
+        links.append(
+            f'<{path}?limit={limit}&offset={before}>; rel="prev"; type="application/ld+json"'
+        )
+    if limit > 0 and offset + limit < total:
+        links.append(
+            f'<{path}?limit={limit}&offset={offset + limit}>; rel="next"; '
+            'type="application/ld+json"'
+        )
+    return links
