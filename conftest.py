@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -95,3 +96,69 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class Receiver:
+    """A real HTTP server in a thread that records every request it gets (notifications,
+    events). ``statuses`` are answered in turn (then 200 for good); ``received`` waits."""
+
+    def __init__(self, port: int | None = None) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self.statuses: list[int] = []
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with outer._lock:
+                    outer.requests.append((self.path, dict(self.headers.items()), body))
+                    status = outer.statuses.pop(0) if outer.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: object) -> None:
+                return
+
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def bodies(self, path: str | None = None) -> list[Any]:
+        import json
+
+        with self._lock:
+            return [json.loads(b) for p, _, b in self.requests if path is None or p == path]
+
+    def headers(self, path: str | None = None) -> list[dict[str, str]]:
+        with self._lock:
+            return [h for p, h, _ in self.requests if path is None or p == path]
+
+    async def received(self, n: int, path: str | None = None, timeout: float = 10.0) -> list[Any]:
+        """The first ``n`` bodies posted to ``path``, waiting up to ``timeout`` seconds."""
+        import asyncio
+        import time
+
+        deadline = time.monotonic() + timeout
+        while len(self.bodies(path)) < n:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{n} requests to {path} expected, got {self.bodies(path)}")
+            await asyncio.sleep(0.02)
+        return self.bodies(path)[:n]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()

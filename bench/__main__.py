@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 from bench.loadgen import Result, run
+from bench.notifications import notification_scenario
 from conftest import free_port
 from mims_shared.db import database_url_for, libpq_url
 from mims_shared.migrations import ensure_database
@@ -103,6 +104,10 @@ def scale_scenario(
     }
 
 
+#: Groups of scenarios: the core data path, the scale curve, notification latency.
+SCENARIOS = ("core", "scale", "notify")
+
+
 def row(r: Result, base: Result | None) -> dict[str, float | int | None]:
     return {
         "rps": round(r.rps, 1),
@@ -124,6 +129,14 @@ def main() -> int:
         default=[10_000, 100_000],
         help="entity counts for the batch-upsert and indexed-query scenarios",
     )
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        choices=SCENARIOS,
+        default=list(SCENARIOS),
+        help="the groups of scenarios to run (default: all)",
+    )
+    parser.add_argument("--notify-rate", type=float, default=500.0, help="updates/s")
     args = parser.parse_args()
 
     pg_url, embedded = server()
@@ -181,33 +194,37 @@ def main() -> int:
             return "POST", "/ngsi-ld/v1/entities", json_h, entity(n)
 
         print(f"Benchmark: {c} connections, {d:.0f}s per scenario (after 1s warm-up)", flush=True)
-        b_ins = run(host, bp, base_insert, connections=c, duration=d)
-        o_ins = run(host, broker, broker_create, connections=c, duration=d)
-        inserted = min(b_ins.requests, o_ins.requests)
+        if "core" in args.only:
+            b_ins = run(host, bp, base_insert, connections=c, duration=d)
+            o_ins = run(host, broker, broker_create, connections=c, duration=d)
+            inserted = min(b_ins.requests, o_ins.requests)
 
-        def base_select(n: int) -> tuple[str, str, dict[str, str], bytes]:
-            return "GET", f"/rows/b-{n % inserted + 1}", {}, b""
+            def base_select(n: int) -> tuple[str, str, dict[str, str], bytes]:
+                return "GET", f"/rows/b-{n % inserted + 1}", {}, b""
 
-        def broker_get(n: int) -> tuple[str, str, dict[str, str], bytes]:
-            return (
-                "GET",
-                f"/ngsi-ld/v1/entities/urn:ngsi-ld:ParkingSpot:bench-{RUN}-{n % inserted + 1}",
-                {},
-                b"",
-            )
+            def broker_get(n: int) -> tuple[str, str, dict[str, str], bytes]:
+                return (
+                    "GET",
+                    f"/ngsi-ld/v1/entities/urn:ngsi-ld:ParkingSpot:bench-{RUN}-{n % inserted + 1}",
+                    {},
+                    b"",
+                )
 
-        b_sel = run(host, bp, base_select, connections=c, duration=d)
-        o_sel = run(host, broker, broker_get, connections=c, duration=d)
-        g_sel = run(host, gw, broker_get, connections=c, duration=d)
-        results = {
-            "baseline insert one JSONB row": row(b_ins, None),
-            "broker Create Entity": row(o_ins, b_ins),
-            "baseline select one row": row(b_sel, None),
-            "broker Retrieve Entity": row(o_sel, b_sel),
-            "gateway -> broker Retrieve Entity": row(g_sel, o_sel),
-        }
-        for size in args.scale:
-            results.update(scale_scenario(host, broker, size, d, c))
+            b_sel = run(host, bp, base_select, connections=c, duration=d)
+            o_sel = run(host, broker, broker_get, connections=c, duration=d)
+            g_sel = run(host, gw, broker_get, connections=c, duration=d)
+            results = {
+                "baseline insert one JSONB row": row(b_ins, None),
+                "broker Create Entity": row(o_ins, b_ins),
+                "baseline select one row": row(b_sel, None),
+                "broker Retrieve Entity": row(o_sel, b_sel),
+                "gateway -> broker Retrieve Entity": row(g_sel, o_sel),
+            }
+        if "scale" in args.only:
+            for size in args.scale:
+                results.update(scale_scenario(host, broker, size, d, c))
+        if "notify" in args.only:
+            results.update(notification_scenario(host, broker, args.notify_rate, d))
     finally:
         baseline.terminate()
         baseline.wait(10)

@@ -27,6 +27,7 @@ CHECKS = ",".join(
 )
 
 
+@pytest.mark.timeout(360)
 @pytest.mark.parametrize("service", [s.name for s in SERVICES])
 def test_service_conforms_to_its_contract(stack: Stack, service: str, tmp_path: Path) -> None:
     base = stack.urls[service]

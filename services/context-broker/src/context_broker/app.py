@@ -56,7 +56,13 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
             follow_redirects=False,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         )
-        notifier = Notifier(db, app.state.contexts, app.state.entities, notify_client)
+        notifier = Notifier(
+            db,
+            app.state.contexts,
+            app.state.entities,
+            notify_client,
+            lease_s=settings.notify_lease_s,
+        )
         app.state.notifier = notifier
         if settings.notifier:
             await notifier.start()

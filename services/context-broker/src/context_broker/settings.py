@@ -27,3 +27,6 @@ class BrokerSettings(ServiceSettings):
     #: Run the notifier in this process (matching the outbox, delivering notifications).
     #: Every replica may run it: the work is shared through the database.
     notifier: bool = True
+    #: How long a process owns the notifications it is sending; after a crash, another
+    #: process takes them over when this has passed (it must exceed the send timeout).
+    notify_lease_s: float = Field(default=30.0, gt=0, le=3600)

@@ -108,6 +108,8 @@ class Live:
     time_interval: float | None
     is_active: bool
     expires_at: datetime | None
+    #: Changes made before the subscription was created or last updated are not its own.
+    since: datetime | None = None
     #: When this process last sent (throttling); persisted as last_notification.
     last_sent: datetime | None = None
 

@@ -59,7 +59,7 @@ log = logging.getLogger("mims.notifier")
 
 CHANNEL = "mims_entity_change"
 BATCH = 500
-LEASE_S = 60.0
+LEASE_S = 30.0
 #: Delivery attempts of one notification before it is given up; the waits between them.
 MAX_ATTEMPTS = 5
 BACKOFF_S = (1.0, 2.0, 4.0, 8.0)
@@ -149,6 +149,7 @@ def compile_live(
         time_interval=doc.get("timeInterval"),
         is_active=s.is_active,
         expires_at=s.expires_at,
+        since=s.modified_at,
         last_sent=s.last_notification,
     )
 
@@ -162,12 +163,14 @@ class Notifier:
         client: httpx.AsyncClient,
         *,
         poll_s: float = 1.0,
+        lease_s: float = LEASE_S,
     ) -> None:
         self.db = db
         self.contexts = contexts
         self.entities = entities
         self.client = client
         self.poll_s = poll_s
+        self.lease_s = lease_s
         self._generation: int | None = None
         self._subs: dict[str, list[Live]] = {}
         self._wake = asyncio.Event()
@@ -288,7 +291,7 @@ class Notifier:
                     continue
                 body = await self._notification(sub, change, d, reason)
                 jobs.append(self._job(sub, body))
-            leased = await repository.add_jobs(conn, jobs, LEASE_S) if jobs else []
+            leased = await repository.add_jobs(conn, jobs, self.lease_s) if jobs else []
             await repository.count_sent(conn, [(j.tenant, j.subscription, now) for j in leased])
             await repository.forget_changes(conn, [c.seq for c in changes])
             await uow.commit()
@@ -307,6 +310,8 @@ class Notifier:
             d = diff(change)
             for sub in subs:
                 if sub.time_interval is not None or not sub.active(now):
+                    continue
+                if sub.since is not None and change.at < sub.since:
                     continue
                 reason = trigger_reason(sub, change, d)
                 if reason is not None and selects(sub, change):
@@ -397,7 +402,7 @@ class Notifier:
                 jobs.append(self._job(live, self._body(live, found, None)))
         if jobs:
             async with self.db.unit_of_work() as uow:
-                leased = await repository.add_jobs(uow.connection, jobs, LEASE_S)
+                leased = await repository.add_jobs(uow.connection, jobs, self.lease_s)
                 await repository.count_sent(
                     uow.connection, [(j.tenant, j.subscription, now) for j in leased]
                 )
@@ -441,7 +446,7 @@ class Notifier:
     # --- delivery ---------------------------------------------------------------------
     async def _retry_once(self) -> float | None:
         async with self.db.unit_of_work() as uow:
-            jobs = await repository.claim_jobs(uow.connection, BATCH, LEASE_S)
+            jobs = await repository.claim_jobs(uow.connection, BATCH, self.lease_s)
             now = _now()
             await repository.count_sent(
                 uow.connection, [(j.tenant, j.subscription, now) for j in jobs]
@@ -499,7 +504,7 @@ class Notifier:
             )
             return 200 <= response.status_code < 300
         except (httpx.HTTPError, OSError, TimeoutError) as exc:
-            log.info("notification to %s failed: %s", uri, exc)
+            log.info("notification to %s failed: %r", uri, exc)
             return False
         except Exception:
             log.exception("notification to %s failed", uri)

@@ -1,0 +1,132 @@
+"""Notification latency: from the acknowledgement of a write to the receiver (issue #4 goal:
+p95 <= 50 ms at 500 updates/s with 100 active subscriptions).
+
+100 subscriptions each watch one entity; updates go round-robin over the 100 entities at a
+fixed rate (open loop: a slow broker does not slow the sender down), so each update is
+notified once. The receiver is an HTTP server in this process; the latency of an update is
+the time from its 204 to the arrival of its notification (matched by the value written).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import httpx
+import orjson
+
+SUBSCRIPTIONS = 100
+
+
+class _Receiver:
+    def __init__(self) -> None:
+        self.arrived: dict[int, float] = {}
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                body = await reader.readexactly(length)
+                now = time.perf_counter()
+                for entity in orjson.loads(body).get("data", []):
+                    seq = entity.get("seq")
+                    if isinstance(seq, dict) and isinstance(seq.get("value"), int):
+                        self.arrived.setdefault(seq["value"], now)
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def _run(base: str, rate: float, duration: float) -> dict[str, Any]:
+    receiver = _Receiver()
+    server = await asyncio.start_server(receiver.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    kind = f"Meter{uuid.uuid4().hex[:6]}"
+    ids = [f"urn:ngsi-ld:{kind}:{n}" for n in range(SUBSCRIPTIONS)]
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+        batch = [{"id": i, "type": kind, "seq": {"type": "Property", "value": -1}} for i in ids]
+        r = await client.post("/ngsi-ld/v1/entityOperations/upsert", json=batch)
+        r.raise_for_status()
+        subs = []
+        for eid in ids:
+            body = {
+                "type": "Subscription",
+                "entities": [{"id": eid, "type": kind}],
+                "watchedAttributes": ["seq"],
+                "notification": {
+                    "attributes": ["seq"],
+                    "endpoint": {"uri": f"http://127.0.0.1:{port}/notify"},
+                },
+            }
+            created = await client.post("/ngsi-ld/v1/subscriptions", json=body)
+            created.raise_for_status()
+            subs.append(created.headers["location"])
+        await asyncio.sleep(0.5)
+
+        acked: dict[int, float] = {}
+        errors = 0
+
+        async def update(seq: int) -> None:
+            nonlocal errors
+            eid = ids[seq % len(ids)]
+            body = {"seq": {"type": "Property", "value": seq}}
+            try:
+                resp = await client.patch(f"/ngsi-ld/v1/entities/{eid}/attrs", json=body)
+            except httpx.HTTPError:
+                errors += 1
+                return
+            if resp.status_code == 204:
+                acked[seq] = time.perf_counter()
+            else:
+                errors += 1
+
+        total = int(rate * duration)
+        started = time.perf_counter()
+        tasks = []
+        for seq in range(total):
+            delay = started + seq / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(update(seq)))
+        await asyncio.gather(*tasks)
+        sent_for = time.perf_counter() - started
+        deadline = time.perf_counter() + 10
+        while len(receiver.arrived) < len(acked) and time.perf_counter() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        for location in subs:
+            await client.delete(location)
+    server.close()
+    latencies = sorted(
+        max(0.0, receiver.arrived[s] - acked[s]) * 1000 for s in acked if s in receiver.arrived
+    )
+
+    def pct(p: float) -> float | None:
+        if not latencies:
+            return None
+        return round(latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))], 2)
+
+    return {
+        "rps": round(len(acked) / sent_for, 1),
+        "p50_ms": pct(50),
+        "p95_ms": pct(95),
+        "errors": errors + (len(acked) - len(latencies)),
+        "ratio": None,
+    }
+
+
+def notification_scenario(
+    host: str, port: int, rate: float, duration: float
+) -> dict[str, dict[str, Any]]:
+    result = asyncio.run(_run(f"http://{host}:{port}", rate, duration))
+    name = f"notify latency, {rate:.0f} updates/s, {SUBSCRIPTIONS} subs"
+    return {name: result}
