@@ -18,9 +18,10 @@ from context_broker.deps import (
     reject_unknown_query_parameters,
 )
 from context_broker.ngsild.links import link_header, page_links
-from context_broker.ngsild.media import GEOJSON, JSON, JSONLD, choose_response_type
+from context_broker.ngsild.media import GEOJSON, JSONLD, choose_response_type
 from context_broker.ngsild.representation import parse_options
 from context_broker.subscriptions.service import SubscriptionService
+from mims_shared.errors import NotAcceptable
 
 router = APIRouter(prefix="/ngsi-ld/v1", dependencies=[Depends(reject_unknown_query_parameters)])
 
@@ -45,9 +46,7 @@ def _answer(
     links: list[str] | None = None,
 ) -> Response:
     """JSON with a Link header, or JSON-LD with an @context member (6.3.6)."""
-    media = choose_response_type(accept)
-    if media == GEOJSON:
-        media = JSON
+    media = _media(accept)
     headers = dict(headers or {})
     context = ld.value if ld.value is not None else ld.link_url
     if media == JSONLD:
@@ -60,6 +59,16 @@ def _answer(
     else:
         headers["Link"] = ", ".join([link_header(ld.link_url), *(links or [])])
     return Response(orjson.dumps(body), 200, headers, media_type=media)
+
+
+def _media(accept: str | None) -> str:
+    """JSON or JSON-LD; GeoJSON is for entities only (6.3.4): 406."""
+    media = choose_response_type(accept)
+    if media == GEOJSON:
+        raise NotAcceptable(
+            "Subscriptions are available as application/json or application/ld+json"
+        )
+    return media
 
 
 def _sys_attrs(options: str | None) -> bool:
@@ -88,7 +97,7 @@ async def query_subscriptions(
     options: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> Response:
     """Query Subscriptions (5.8.4; 6.10.3.2): a page, optionally counted."""
-    choose_response_type(accept)
+    _media(accept)
     found, total = await service.query(
         tenant, ld.compiled, offset=offset, limit=limit, sys_attrs=_sys_attrs(options)
     )
@@ -106,7 +115,7 @@ async def retrieve_subscription(
     options: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> Response:
     """Retrieve Subscription (5.8.3; 6.11.3.1)."""
-    choose_response_type(accept)
+    _media(accept)
     found = await service.retrieve(
         tenant, subscription_id, ld.compiled, sys_attrs=_sys_attrs(options)
     )

@@ -201,6 +201,9 @@ class SubscriptionService:
             lambda t: ctx.compact_type(own.expand(t)),
         )
         doc.setdefault("notificationTrigger", list(DEFAULT_TRIGGERS))
+        if "jsonldContext" not in doc and str(s.context).startswith(self.contexts.hosted_prefix):
+            # The inline @context it was created with, hosted as ImplicitlyCreated (5.13.1).
+            doc["jsonldContext"] = s.context
         doc["status"] = status_of(s.is_active, s.expires_at, _now())
         note = dict(doc["notification"])
         if s.times_sent:
