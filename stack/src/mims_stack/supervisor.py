@@ -54,6 +54,8 @@ def service_env(
     if svc.name == "context-broker" and public_base_url and "BROKER_PUBLIC_BASE_URL" not in env:
         # Hosted @contexts are named by the URL clients see: the gateway's.
         env["BROKER_PUBLIC_BASE_URL"] = public_base_url
+    if svc.name == "context-broker" and "catalogue" in upstreams:
+        env.setdefault("BROKER_CATALOGUE_URL", upstreams["catalogue"])
     if svc.name == "gateway":
         env["GATEWAY_BROKER_URL"] = upstreams["context-broker"]
         env["GATEWAY_CATALOGUE_URL"] = upstreams["catalogue"]
@@ -143,11 +145,12 @@ def start_stack(
         for svc in SERVICES:
             port = ports[svc.name]
             url = f"http://{host}:{port}"
+            planned = {s.name: f"http://{host}:{ports[s.name]}" for s in SERVICES}
             env = service_env(
                 svc,
                 database_urls[svc.name],
                 port,
-                stack.urls,
+                planned,
                 extra_env,
                 public_base_url=f"http://{host}:{ports['gateway']}",
             )

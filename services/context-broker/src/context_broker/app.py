@@ -13,6 +13,11 @@ from context_broker.batch.router import router as batch_router
 from context_broker.batch.service import BatchService
 from context_broker.contexts.router import router as contexts_router
 from context_broker.contexts.service import ContextService
+from context_broker.datamodels.middleware import WarningsMiddleware
+from context_broker.datamodels.registry import ModelRegistry, catalogue_lister
+from context_broker.datamodels.router import router as datamodels_router
+from context_broker.datamodels.service import ConformanceService
+from context_broker.datamodels.validation import register_bundled_contexts
 from context_broker.discovery.router import router as discovery_router
 from context_broker.discovery.service import DiscoveryService
 from context_broker.entities.router import router as entities_router
@@ -47,7 +52,16 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
             public_url=settings.public_base_url,
         )
         app.state.discovery = DiscoveryService(db)
-        app.state.entities = EntityService(db)
+        registry = ModelRegistry(
+            app.state.contexts,
+            client,
+            catalogue_lister(client, settings.catalogue_url) if settings.catalogue_url else None,
+            refresh_s=settings.models_refresh_s,
+        )
+        app.state.conformance = ConformanceService(
+            db, registry, default_mode=settings.validation_default_mode
+        )
+        app.state.entities = EntityService(db, app.state.conformance)
         app.state.batch = BatchService(db, app.state.entities, app.state.contexts)
         app.state.subscriptions = SubscriptionService(db, app.state.contexts)
         # Notifications: their own HTTP client (receivers are not @context servers).
@@ -74,7 +88,8 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
             await client.aclose()
             await db.dispose()
 
-    return build_app(
+    register_bundled_contexts()
+    app = build_app(
         settings,
         contract="context-broker",
         title="MIMs context broker (NGSI-LD, MIM1/MIM2)",
@@ -87,6 +102,9 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
             discovery_router,
             contexts_router,
             subscriptions_router,
+            datamodels_router,
         ],
         strip_trailing_slash=True,
     )
+    app.add_middleware(WarningsMiddleware)
+    return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -30,3 +31,9 @@ class BrokerSettings(ServiceSettings):
     #: How long a process owns the notifications it is sending; after a crash, another
     #: process takes them over when this has passed (it must exceed the send timeout).
     notify_lease_s: float = Field(default=30.0, gt=0, le=3600)
+    #: The catalogue the MIM2 data models are read from (None: no validation).
+    catalogue_url: str | None = None
+    #: Validation of entities of a type that has a data model and no mode of its own.
+    validation_default_mode: Literal["off", "warn", "enforce"] = "warn"
+    #: How often the data models are read again from the catalogue.
+    models_refresh_s: float = Field(default=10.0, gt=0, le=3600)

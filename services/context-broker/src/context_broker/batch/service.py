@@ -26,6 +26,7 @@ An id is listed once in ``success`` however often it occurs.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ import asyncpg
 
 from context_broker.batch import repository
 from context_broker.contexts.service import ContextService
+from context_broker.datamodels.service import NO_CHECK
 from context_broker.entities.repository import StoredEntity
 from context_broker.entities.service import EntityService, apply_written
 from context_broker.ngsild.attributes import as_list, stored
@@ -100,6 +102,12 @@ class _Fragment:
     body: dict[str, Any]
     ctx: CompiledContext
     written: dict[str, tuple[Any, set[str | None]]]
+
+
+def _copy(e: StoredEntity) -> StoredEntity:
+    return StoredEntity(
+        e.id, list(e.types), copy.deepcopy(e.attrs), e.scopes, e.created_at, e.modified_at
+    )
 
 
 def _array(body: Any, what: str) -> list[Any]:
@@ -176,15 +184,22 @@ class BatchService:
         return out
 
     async def _built(
-        self, items: list[dict[str, Any]], link: CompiledContext | None, now: datetime, run: _Run
+        self,
+        tenant: str,
+        items: list[dict[str, Any]],
+        link: CompiledContext | None,
+        now: datetime,
+        run: _Run,
     ) -> list[tuple[int, StoredEntity]]:
         """Each entity built as Create Entity builds it (5.6.1); failures go to ``run``."""
         built: list[tuple[int, StoredEntity]] = []
+        check = await self.entities.checker(tenant)
         for n, (item, ctx) in enumerate(zip(items, await self._contexts(items, link), strict=True)):
             try:
                 if isinstance(ctx, DomainError):
                     raise ctx
                 e = self.entities.build(item, ctx, context_in_body=link is None, now=now)
+                check(e)
             except DomainError as exc:
                 run.fail(n, _id_of(item), exc)
                 continue
@@ -197,7 +212,7 @@ class BatchService:
         items = _entities(body)
         now, run = _now(), _Run()
         first: dict[str, tuple[int, StoredEntity]] = {}
-        for n, e in await self._built(items, link, now, run):
+        for n, e in await self._built(tenant, items, link, now, run):
             if e.id in first:
                 run.fail(
                     n, e.id, AlreadyExists(f"Entity {e.id} already exists (earlier in the batch)")
@@ -227,7 +242,7 @@ class BatchService:
         datasetId (as Append Attributes 5.6.3), its types and scopes added."""
         items = _entities(body)
         now, run = _now(), _Run()
-        built = await self._built(items, link, now, run)
+        built = await self._built(tenant, items, link, now, run)
 
         async def replace() -> dict[str, bool]:
             final = {e.id: e for _, e in built}  # the last occurrence wins
@@ -318,6 +333,7 @@ class BatchService:
     ) -> None:
         """Read the entities locked, apply ``change`` per fragment in order, write back."""
         now = _now()
+        check = await self.entities.checker(tenant)
 
         async def write() -> None:
             async with self.db.unit_of_work() as uow:
@@ -329,7 +345,16 @@ class BatchService:
                     if e is None:
                         run.fail(f.index, f.id, NotFound(f"Entity {f.id} does not exist"))
                         continue
+                    before = _copy(e) if check is not NO_CHECK else e
                     change(e, f)
+                    try:
+                        check(e)
+                    except DomainError as exc:  # MIM2 enforce: this change is not written
+                        current[f.id] = before
+                        if f.id in changed:
+                            changed[f.id] = before
+                        run.fail(f.index, f.id, exc)
+                        continue
                     changed[f.id] = e
                     run.ok(f.id)
                 await repository.update(conn, tenant, list(changed.values()), now)

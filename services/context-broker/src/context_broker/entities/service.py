@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from context_broker.datamodels.service import NO_CHECK, Checker, ConformanceService
 from context_broker.entities import link_repository, links, repository
 from context_broker.entities.repository import Filter, StoredEntity
 from context_broker.ngsild.attributes import (
@@ -130,8 +131,15 @@ class Outcome:
 
 
 class EntityService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, conformance: ConformanceService | None = None) -> None:
         self.db = db
+        self.conformance = conformance
+
+    async def checker(self, tenant: str) -> Checker:
+        """MIM2: the check of entities about to be stored (datamodels/service.py)."""
+        if self.conformance is None:
+            return NO_CHECK
+        return await self.conformance.checker(tenant)
 
     # --- shaping -------------------------------------------------------------------------
     def _expand_attrs(
@@ -200,7 +208,9 @@ class EntityService:
         self, tenant: str, body: Any, ctx: CompiledContext, *, context_in_body: bool
     ) -> str:
         """Create Entity (5.6.1): stored whole, or not at all."""
+        check = await self.checker(tenant)
         e = self._build(body, ctx, context_in_body=context_in_body, now=_now())
+        check(e)
         async with self.db.unit_of_work(transaction=False) as uow:
             if not await repository.insert(uow.connection, tenant, e):
                 raise AlreadyExists(f"Entity {e.id} already exists")
@@ -216,11 +226,13 @@ class EntityService:
     async def _modify(self, tenant: str, eid: str, change: Callable[[StoredEntity], T]) -> T:
         """Run ``change(entity)`` on the stored entity in one transaction, then save it."""
         _check_id(eid)
+        check = await self.checker(tenant)
         async with self.db.unit_of_work() as uow:
             e = await repository.get(uow.connection, tenant, eid, for_update=True)
             if e is None:
                 raise NotFound(f"Entity {eid} does not exist")
             result = change(e)
+            check(e)
             e.modified_at = _now()
             await repository.save(uow.connection, tenant, e)
             await uow.commit()

@@ -174,6 +174,7 @@ class Notifier:
         self._generation: int | None = None
         self._subs: dict[str, list[Live]] = {}
         self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._listener: asyncpg.Connection | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
@@ -192,14 +193,24 @@ class Notifier:
         ]
 
     async def stop(self) -> None:
+        """Let the loops finish the step they are in (a step is one short transaction, so
+        no connection is abandoned half-way), then stop; deliveries under way end first."""
         self._stopping = True
+        self._stop.set()
+        self._wake.set()
+        loops = [t for t in self._tasks if t.get_name() != "notifier-listen"]
         for task in self._tasks:
-            task.cancel()
+            if task not in loops:
+                task.cancel()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=10)
+            for task in pending:
+                task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self._deliveries:
-            await asyncio.wait(self._deliveries, timeout=5)
+            await asyncio.wait(self._deliveries, timeout=10)
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
@@ -247,7 +258,10 @@ class Notifier:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_s)
             else:
-                await asyncio.sleep(wait if wait is not None else self.poll_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._stop.wait(), wait if wait is not None else self.poll_s
+                    )
 
     # --- subscriptions in memory ------------------------------------------------------
     async def _refresh(self, conn: asyncpg.Connection) -> None:
