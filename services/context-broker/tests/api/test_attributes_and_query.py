@@ -459,3 +459,41 @@ async def test_purge_in_local_mode_purges_the_tenant(client: httpx.AsyncClient) 
     assert resp.status_code == 204
     left = await client.get("/ngsi-ld/v1/entities", params={"local": "true"}, headers=tenant)
     assert left.json() == []
+
+
+async def test_q_pages_are_exact_whether_the_ordered_scan_decides_or_not(
+    client: httpx.AsyncClient,
+) -> None:
+    """Query with q takes the first matches in id order from a bounded ordered scan when it
+    can (entities/repository.py _ordered_scan), else the full plan: same answers."""
+    kind = f"Scan{uuid.uuid4().hex[:6]}"
+    statuses = ["free", "taken", "taken", "taken"]
+    docs = [
+        {
+            "id": f"urn:ngsi-ld:{kind}:{n:05d}",
+            "type": kind,
+            "status": {"type": "Property", "value": statuses[n % 4] if n < 2500 else "rare"},
+        }
+        for n in range(2501)
+    ]
+    for i in range(0, len(docs), 1000):
+        r = await client.post("/ngsi-ld/v1/entityOperations/create", json=docs[i : i + 1000])
+        assert r.status_code == 201
+    free = [d["id"] for d in docs if d["status"]["value"] == "free"]
+
+    async def page(q: str, offset: int, limit: int) -> tuple[list[str], str | None]:
+        r = await client.get(
+            "/ngsi-ld/v1/entities",
+            params={"type": kind, "q": q, "offset": offset, "limit": limit, "count": "true"},
+        )
+        assert r.status_code == 200
+        return [e["id"] for e in r.json()], r.headers.get("ngsild-results-count")
+
+    assert await page('status=="free"', 0, 20) == (free[:20], "625")
+    assert await page('status=="free"', 100, 20) == (free[100:120], "625")
+    others = [d["id"] for d in docs if d["status"]["value"] != "free"]
+    # Beyond the budget of the ordered scan: the plain plan answers.
+    assert await page('status!="free"', 1860, 20) == (others[1860:1880], "1876")
+    assert await page('status=="rare"', 0, 20) == ([docs[-1]["id"]], "1")
+    assert await page('status=="none"', 0, 20) == ([], "0")
+    assert (await page('status=="free"', 620, 20))[0] == free[620:]

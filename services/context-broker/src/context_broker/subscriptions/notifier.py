@@ -175,6 +175,7 @@ class Notifier:
         self._subs: dict[str, list[Live]] = {}
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
+        self._order: dict[tuple[str, str], asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._listener: asyncpg.Connection | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
@@ -483,8 +484,25 @@ class Notifier:
         except Exception:
             log.exception("notifier: recording %d deliveries failed", len(jobs))
 
+    async def _send_in_order(self, jobs: list[Job]) -> list[bool]:
+        key = (jobs[0].tenant, jobs[0].subscription)
+        lock = self._order.setdefault(key, asyncio.Lock())
+        async with lock:  # FIFO: a later batch of this subscription waits for this one
+            return [await self._send(j) for j in sorted(jobs, key=lambda j: j.job)]
+
     async def _deliver(self, jobs: list[Job]) -> None:
-        outcomes = await asyncio.gather(*(self._send(j) for j in jobs))
+        """Send the jobs: those of one subscription one after the other, in the order of
+        the changes (a receiver sees an entity's changes in order), subscriptions at once."""
+        groups: dict[tuple[str, str], list[Job]] = {}
+        for job in jobs:
+            groups.setdefault((job.tenant, job.subscription), []).append(job)
+        results = await asyncio.gather(*(self._send_in_order(g) for g in groups.values()))
+        sent = {
+            j.job: ok
+            for g, oks in zip(groups.values(), results, strict=True)
+            for j, ok in zip(sorted(g, key=lambda j: j.job), oks, strict=True)
+        }
+        outcomes = [sent[j.job] for j in jobs]
         at = _now()
         done, retry, dropped, succeeded, failed = [], [], [], [], []
         for job, ok in zip(jobs, outcomes, strict=True):
