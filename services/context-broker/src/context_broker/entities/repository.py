@@ -176,28 +176,23 @@ async def _ordered_scan(
     assert f.q_path is not None
     where, args = _where(replace(f, q_path=None))
     n = len(args)
+    # The inner scan keeps id order, so the outer filter stops at the page's last match.
     sql = (
-        f"WITH c AS (SELECT id, attrs @? ${n + 1}::jsonpath AS hit FROM entity "  # noqa: S608
-        f"WHERE {where} ORDER BY id LIMIT ${n + 2}), "
-        f"page AS (SELECT id FROM c WHERE hit ORDER BY id OFFSET ${n + 3} LIMIT ${n + 4}) "
-        f"SELECT (SELECT count(*) FROM c) AS scanned, (SELECT count(*) FROM page) AS found, "
-        f"e.id, e.types, e.attrs, e.scopes, e.created_at, e.modified_at "
-        f"FROM page JOIN entity e ON e.tenant = $1 AND e.id = page.id ORDER BY e.id"
+        f"SELECT {_COLUMNS} FROM (SELECT {_COLUMNS} FROM entity WHERE {where} "  # noqa: S608
+        f"ORDER BY id LIMIT ${n + 2}) c WHERE attrs @? ${n + 1}::jsonpath "
+        f"ORDER BY id OFFSET ${n + 3} LIMIT ${n + 4}"
     )
     rows = await conn.fetch(sql, *args, f.q_path, ORDERED_SCAN_BUDGET, offset, limit)
-    if not rows:
-        # Nothing on the page: exact only if every candidate was looked at.
-        head = await conn.fetchval(
-            f"SELECT count(*) FROM (SELECT 1 FROM entity WHERE {where} "  # noqa: S608
-            f"LIMIT ${n + 1}) c",
-            *args,
-            ORDERED_SCAN_BUDGET,
-        )
-        return [] if int(head) < ORDERED_SCAN_BUDGET else None
-    scanned, found = int(rows[0]["scanned"]), int(rows[0]["found"])
-    if scanned < ORDERED_SCAN_BUDGET or found == limit:
+    if len(rows) == limit:
         return list(rows)
-    return None
+    # Fewer than a page: exact only if the budget saw every candidate.
+    head = await conn.fetchval(
+        f"SELECT count(*) FROM (SELECT 1 FROM entity WHERE {where} "  # noqa: S608
+        f"LIMIT ${n + 1}) c",
+        *args,
+        ORDERED_SCAN_BUDGET,
+    )
+    return list(rows) if int(head) < ORDERED_SCAN_BUDGET else None
 
 
 async def query(
