@@ -37,6 +37,9 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+models: $(STAMP) ## Register the Smart Data Models starter set in the running catalogue (MIM2)
+	$(BIN)/mims-stack load-models
+
 bench: $(STAMP) ## Benchmarks: our services beside a bare FastAPI + asyncpg baseline, as ratios
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
@@ -50,4 +53,4 @@ clean: ## Remove the venv and the embedded database's data
 	-$(BIN)/mims-stack db-stop
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install run migrate test lint format bench k8s-check db-stop clean
+.PHONY: help install run migrate test lint format models bench k8s-check db-stop clean

@@ -106,10 +106,22 @@ def main(argv: list[str] | None = None) -> int:
         prog="mims-stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "command", choices=["run", "migrate", "migrate-service", "db-start", "db-stop"]
+        "command",
+        choices=["run", "migrate", "migrate-service", "db-start", "db-stop", "load-models"],
     )
     parser.add_argument("service", nargs="?", choices=[s.name for s in SERVICES])
+    parser.add_argument(
+        "--catalogue",
+        default=os.environ.get("MIMS_CATALOGUE_URL", "http://127.0.0.1:8081"),
+        help="load-models: the catalogue to register the Smart Data Models starter set in",
+    )
     args = parser.parse_args(argv)
+    if args.command == "load-models":
+        from mims_stack.models import load
+
+        for identifier, what in load(args.catalogue):
+            _say(f"{identifier}: {what}")
+        return 0
     if args.command == "migrate-service":
         if args.service is None:
             parser.error("migrate-service needs the name of a service")
