@@ -1,0 +1,122 @@
+"""Product offerings and what they sell (TMF620 v5.0.0 productOffering, with MIMs extensions).
+
+An offering may list ``dataResource``: the catalogue datasets and data services it sells
+(``{"id", "@referredType": "Dataset"|"DataService", "tenant"?, "entityType"?}``), each
+checked against the catalogue over HTTP when written, and ``odrlPolicy``: its terms as ODRL
+policies. When the offering is launched each policy is pushed to the catalogue on every
+dataset it sells (``PUT .../datasets/{id}/policies/{uid}``); when it leaves Launched (retired,
+obsolete) or is deleted, they are withdrawn (``DELETE``). Both go through the outbox.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from marketplace.catalogue.client import PATHS, CatalogueClient, entity_types_of, policy_url
+from marketplace.events.dispatcher import Dispatcher
+from marketplace.odrl.policy import PolicyError, normalise
+from marketplace.resources.service import Call, ResourceService
+from marketplace.tmf.events import Event
+from marketplace.tmf.kinds import PRODUCT_OFFERING
+from mims_shared.db import Database
+from mims_shared.errors import BadRequestData
+
+LAUNCHED = "Launched"
+MAX_RESOURCES = 100
+
+
+class OfferingService(ResourceService):
+    def __init__(
+        self,
+        db: Database,
+        base_url: str,
+        dispatcher: Dispatcher,
+        catalogue: CatalogueClient,
+    ) -> None:
+        super().__init__(PRODUCT_OFFERING, db, base_url, dispatcher)
+        self.catalogue = catalogue
+
+    async def _resolve(self, resources: Any) -> list[dict[str, Any]]:
+        """Each data resource checked against the catalogue, its entity types completed."""
+        if not isinstance(resources, list) or len(resources) > MAX_RESOURCES:
+            raise BadRequestData(f"dataResource must be an array of at most {MAX_RESOURCES}")
+        resolved = []
+        for i, ref in enumerate(resources):
+            where = f"ProductOffering is not valid: dataResource[{i}]"
+            if not isinstance(ref, dict) or not isinstance(ref.get("id"), str) or not ref["id"]:
+                raise BadRequestData(f"{where} needs an id")
+            referred = ref.get("@referredType", "Dataset")
+            if referred not in PATHS:
+                raise BadRequestData(f"{where}: @referredType must be Dataset or DataService")
+            declared = ref.get("entityType", [])
+            tenant = ref.get("tenant")
+            if not isinstance(declared, list) or not all(isinstance(t, str) for t in declared):
+                raise BadRequestData(f"{where}: entityType must be an array of strings")
+            if tenant is not None and not isinstance(tenant, str):
+                raise BadRequestData(f"{where}: tenant must be a string")
+            record = await self.catalogue.record(referred, ref["id"])
+            if record is None:
+                raise BadRequestData(
+                    f"{where}: {referred} {ref['id']} does not exist in the catalogue"
+                )
+            types = list(dict.fromkeys([*declared, *entity_types_of(record)]))
+            resolved.append({**ref, "@referredType": referred, "entityType": types})
+        return resolved
+
+    @staticmethod
+    def _policies(raw: Any) -> list[dict[str, Any]]:
+        if not isinstance(raw, list):
+            raise BadRequestData("ProductOffering is not valid: odrlPolicy must be an array")
+        try:
+            return [normalise(p) for p in raw]
+        except PolicyError as exc:
+            raise BadRequestData(f"ProductOffering is not valid: odrlPolicy: {exc}") from None
+
+    async def check_create(self, conn: asyncpg.Connection, resource: dict[str, Any]) -> list[Event]:
+        if "odrlPolicy" in resource:
+            resource["odrlPolicy"] = self._policies(resource["odrlPolicy"])
+        if "dataResource" in resource:
+            resource["dataResource"] = await self._resolve(resource["dataResource"])
+        return []
+
+    async def check_patch(
+        self, conn: asyncpg.Connection, old: dict[str, Any], new: dict[str, Any]
+    ) -> None:
+        if "odrlPolicy" in new and new["odrlPolicy"] != old.get("odrlPolicy"):
+            new["odrlPolicy"] = self._policies(new["odrlPolicy"])
+        if "dataResource" in new and new["dataResource"] != old.get("dataResource"):
+            new["dataResource"] = await self._resolve(new["dataResource"])
+
+    def _pushes(self, offering: dict[str, Any], method: str) -> list[Call]:
+        datasets = [
+            r["id"] for r in offering.get("dataResource", []) if r["@referredType"] == "Dataset"
+        ]
+        calls: list[Call] = []
+        for policy in offering.get("odrlPolicy", []):
+            for did in datasets:
+                url = policy_url(self.catalogue.base, did, policy["uid"])
+                calls.append((method, url, policy if method == "PUT" else None))
+        return calls
+
+    async def side_effects(
+        self, conn: asyncpg.Connection, old: dict[str, Any] | None, new: dict[str, Any] | None
+    ) -> tuple[list[Event], list[Call]]:
+        was = old is not None and old.get("lifecycleStatus") == LAUNCHED
+        now = new is not None and new.get("lifecycleStatus") == LAUNCHED
+        calls: list[Call] = []
+        if was and old is not None:
+            stale = self._pushes(old, "DELETE")
+            kept = {c[1] for c in self._pushes(new, "PUT")} if now and new is not None else set()
+            calls += [c for c in stale if c[1] not in kept]
+        if now and new is not None:
+            same = (
+                was
+                and old is not None
+                and old.get("odrlPolicy") == new.get("odrlPolicy")
+                and old.get("dataResource") == new.get("dataResource")
+            )
+            if not same:
+                calls += self._pushes(new, "PUT")
+        return [], calls
