@@ -19,6 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
+from bench import marketplace
 from bench.loadgen import Result, run
 from conftest import free_port
 from mims_shared.db import database_url_for, libpq_url
@@ -208,6 +209,8 @@ def main() -> int:
         }
         for size in args.scale:
             results.update(scale_scenario(host, broker, size, d, c))
+        mp, cat = ports["marketplace"], ports["catalogue"]
+        results.update(marketplace.scenarios(host, mp, cat, urls["marketplace"], d, c))
     finally:
         baseline.terminate()
         baseline.wait(10)

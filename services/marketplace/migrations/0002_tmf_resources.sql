@@ -5,11 +5,17 @@ CREATE TABLE tmf_resource (
     kind        text        NOT NULL,
     id          uuid        NOT NULL,
     resource    jsonb       NOT NULL,
+    -- The status member of every kind (lifecycleStatus, state or status), the filter lists
+    -- use most: a column, so that filtering and counting on it read an index only.
+    status      text        GENERATED ALWAYS AS (
+                    coalesce(resource->>'lifecycleStatus', resource->>'state',
+                             resource->>'status')) STORED,
     created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (id)
 );
 CREATE INDEX tmf_resource_page_idx ON tmf_resource (kind, created_at, id);
+CREATE INDEX tmf_resource_status_idx ON tmf_resource (kind, status, created_at, id);
 CREATE INDEX tmf_resource_filter_idx ON tmf_resource USING gin (resource jsonb_path_ops);
 
 INSERT INTO tmf_resource (kind, id, resource, created_at, updated_at)

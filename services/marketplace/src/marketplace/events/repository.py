@@ -12,13 +12,32 @@ from mims_shared.db import jsonb
 
 _HUB_INSERT = "INSERT INTO hub (id, api, callback, query, event_types) VALUES ($1, $2, $3, $4, $5)"
 _HUB_DELETE = "DELETE FROM hub WHERE api = $1 AND id = $2 RETURNING 1"
-# One statement fans every event out to the hubs of its API that want it.
-_ENQUEUE_EVENTS = (
-    "INSERT INTO outbox (hub_id, method, url, body) "
-    "SELECT h.id, 'POST', h.callback, e.body "
-    "FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS e(api, type, body) "
-    "JOIN hub h ON h.api = e.api AND (h.event_types IS NULL OR e.type = ANY(h.event_types))"
-)
+
+
+def fan_out(first: int) -> str:
+    """The statement that fans events out to the hubs of their API that want them; its
+    three array parameters (APIs, event types, bodies) are numbered from ``first``, so that
+    it can follow a write in one statement (``WITH w AS (<write>) <fan_out>``)."""
+    a, b, c = first, first + 1, first + 2
+    # Parameter numbers only, no input, in this text.
+    return (
+        "INSERT INTO outbox (hub_id, method, url, body) "  # noqa: S608
+        "SELECT h.id, 'POST', h.callback, e.body "
+        f"FROM unnest(${a}::text[], ${b}::text[], ${c}::jsonb[]) AS e(api, type, body) "
+        "JOIN hub h ON h.api = e.api AND (h.event_types IS NULL OR e.type = ANY(h.event_types))"
+    )
+
+
+def event_arrays(events: list[Event]) -> tuple[list[str], list[str], list[str]]:
+    """The parameters of :func:`fan_out` for ``events``."""
+    return (
+        [e.api.path for e in events],
+        [e.event_type for e in events],
+        [jsonb(e.body) for e in events],
+    )
+
+
+_ENQUEUE_EVENTS = fan_out(1)
 _ENQUEUE_CALLS = (
     "INSERT INTO outbox (method, url, body) "
     "SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])"
@@ -53,7 +72,8 @@ async def delete_hub(conn: asyncpg.Connection, api: str, hid: uuid.UUID) -> bool
     return await conn.fetchval(_HUB_DELETE, api, hid) is not None
 
 
-def _count(status: str) -> int:
+def queued(status: str) -> int:
+    """The number of rows an ``INSERT`` status line reports."""
     return int(status.rsplit(" ", 1)[-1])
 
 
@@ -64,15 +84,10 @@ async def enqueue(
 ) -> int:
     """Write ``events`` for their listeners, and plain HTTP ``calls`` (method, url, body);
     the number of deliveries queued."""
-    queued = 0
+    count = 0
     if events:
-        status = await conn.execute(
-            _ENQUEUE_EVENTS,
-            [e.api.path for e in events],
-            [e.event_type for e in events],
-            [jsonb(e.body) for e in events],
-        )
-        queued += _count(status)
+        status = await conn.execute(_ENQUEUE_EVENTS, *event_arrays(events))
+        count += queued(status)
     if calls:
         status = await conn.execute(
             _ENQUEUE_CALLS,
@@ -80,8 +95,8 @@ async def enqueue(
             [c[1] for c in calls],
             [None if c[2] is None else jsonb(c[2]) for c in calls],
         )
-        queued += _count(status)
-    return queued
+        count += queued(status)
+    return count
 
 
 async def claim(conn: asyncpg.Connection, batch: int, lease_s: float) -> list[asyncpg.Record]:

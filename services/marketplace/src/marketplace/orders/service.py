@@ -73,6 +73,8 @@ def _uuid(raw: str) -> uuid.UUID | None:
 
 
 class OrderService(ResourceService):
+    create_in_transaction = True
+
     def __init__(self, db: Database, base_url: str, dispatcher: Dispatcher) -> None:
         super().__init__(PRODUCT_ORDER, db, base_url, dispatcher)
         root = base_url.rstrip("/")
@@ -318,6 +320,8 @@ class OrderService(ResourceService):
 
 class CancelOrderService(ResourceService):
     """cancelProductOrder (TMF622 v5.0.0): a cancellation request, decided at once."""
+
+    create_in_transaction = True
 
     def __init__(self, db: Database, base_url: str, dispatcher: Dispatcher) -> None:
         super().__init__(CANCEL_PRODUCT_ORDER, db, base_url, dispatcher)

@@ -28,6 +28,8 @@ MAX_RESOURCES = 100
 
 
 class OfferingService(ResourceService):
+    create_in_transaction = True  # the policy pushes are a second statement
+
     def __init__(
         self,
         db: Database,
@@ -74,20 +76,13 @@ class OfferingService(ResourceService):
         except PolicyError as exc:
             raise BadRequestData(f"ProductOffering is not valid: odrlPolicy: {exc}") from None
 
-    async def check_create(self, conn: asyncpg.Connection, resource: dict[str, Any]) -> list[Event]:
-        if "odrlPolicy" in resource:
-            resource["odrlPolicy"] = self._policies(resource["odrlPolicy"])
-        if "dataResource" in resource:
-            resource["dataResource"] = await self._resolve(resource["dataResource"])
-        return []
-
-    async def check_patch(
-        self, conn: asyncpg.Connection, old: dict[str, Any], new: dict[str, Any]
-    ) -> None:
-        if "odrlPolicy" in new and new["odrlPolicy"] != old.get("odrlPolicy"):
-            new["odrlPolicy"] = self._policies(new["odrlPolicy"])
-        if "dataResource" in new and new["dataResource"] != old.get("dataResource"):
-            new["dataResource"] = await self._resolve(new["dataResource"])
+    async def prepare(self, body: dict[str, Any]) -> None:
+        """Policies checked and data resources resolved against the catalogue, before the
+        transaction (a merge patch replaces these arrays whole, so the same holds for it)."""
+        if body.get("odrlPolicy") is not None:
+            body["odrlPolicy"] = self._policies(body["odrlPolicy"])
+        if body.get("dataResource") is not None:
+            body["dataResource"] = await self._resolve(body["dataResource"])
 
     def _pushes(self, offering: dict[str, Any], method: str) -> list[Call]:
         datasets = [

@@ -7,9 +7,16 @@ from typing import Any
 
 import asyncpg
 
+from marketplace.events.repository import event_arrays, fan_out, queued
+from marketplace.tmf.events import Event
 from mims_shared.db import jsonb
 
-_INSERT = "INSERT INTO tmf_resource (kind, id, resource) VALUES ($1, $2, $3::jsonb)"
+# A write and the fan-out of its events to the outbox in one statement (one round trip,
+# atomic without a transaction of its own).
+_INSERT = (
+    "WITH w AS (INSERT INTO tmf_resource (kind, id, resource) VALUES ($1, $2, $3::jsonb)) "  # noqa: S608
+    + fan_out(4)
+)
 _INSERT_MANY = (
     "INSERT INTO tmf_resource (kind, id, resource) "
     "SELECT $1, i, r FROM unnest($2::uuid[], $3::jsonb[]) AS t(i, r)"
@@ -17,27 +24,51 @@ _INSERT_MANY = (
 _GET = "SELECT resource FROM tmf_resource WHERE kind = $1 AND id = $2"
 _GET_FOR_UPDATE = _GET + " FOR UPDATE"
 _UPDATE = (
-    "UPDATE tmf_resource SET resource = $3::jsonb, updated_at = clock_timestamp() "
-    "WHERE kind = $1 AND id = $2"
+    "WITH w AS (UPDATE tmf_resource SET resource = $3::jsonb, updated_at = clock_timestamp() "  # noqa: S608
+    "WHERE kind = $1 AND id = $2) " + fan_out(4)
 )
 _DELETE = "DELETE FROM tmf_resource WHERE kind = $1 AND id = $2 RETURNING resource"
-_PAGE = (
-    "SELECT resource, count(*) OVER () AS total FROM tmf_resource WHERE kind = $1 "
-    "ORDER BY created_at, id OFFSET $2 LIMIT $3"
-)
-_PAGE_FILTERED = (
-    "SELECT resource, count(*) OVER () AS total FROM tmf_resource "
-    "WHERE kind = $1 AND resource @@ $4::jsonpath ORDER BY created_at, id OFFSET $2 LIMIT $3"
-)
-_COUNT = "SELECT count(*) FROM tmf_resource WHERE kind = $1"
-_COUNT_FILTERED = "SELECT count(*) FROM tmf_resource WHERE kind = $1 AND resource @@ $2::jsonpath"
 _MANY = "SELECT kind, id, resource FROM tmf_resource WHERE id = ANY($1::uuid[])"
 
 
+def _where(statuses: bool, predicate: bool, first: int) -> str:
+    """The filter clause; the filters' parameters are numbered from ``first``."""
+    clause = "WHERE kind = $1"
+    if statuses:
+        clause += f" AND status = ANY(${first}::text[])"
+        first += 1
+    if predicate:
+        clause += f" AND resource @@ ${first}::jsonpath"
+    return clause
+
+
+# A page and, in the same statement, the count of all matches (an uncorrelated sub-query,
+# run once). One constant statement per combination of filters, never text from input.
+_PAGES = {
+    (s, p): (
+        f"SELECT resource, (SELECT count(*) FROM tmf_resource {_where(s, p, 4)}) AS total "  # noqa: S608
+        f"FROM tmf_resource {_where(s, p, 4)} ORDER BY created_at, id OFFSET $2 LIMIT $3"
+    )
+    for s in (False, True)
+    for p in (False, True)
+}
+_COUNTS = {
+    (s, p): f"SELECT count(*) FROM tmf_resource {_where(s, p, 2)}"  # noqa: S608
+    for s in (False, True)
+    for p in (False, True)
+}
+
+
 async def insert(
-    conn: asyncpg.Connection, kind: str, rid: uuid.UUID, resource: dict[str, Any]
-) -> None:
-    await conn.execute(_INSERT, kind, rid, jsonb(resource))
+    conn: asyncpg.Connection,
+    kind: str,
+    rid: uuid.UUID,
+    resource: dict[str, Any],
+    events: list[Event] | None = None,
+) -> int:
+    """Store a new resource and queue its ``events``; the number of deliveries queued."""
+    status = await conn.execute(_INSERT, kind, rid, jsonb(resource), *event_arrays(events or []))
+    return queued(status)
 
 
 async def insert_many(
@@ -58,9 +89,15 @@ async def get(
 
 
 async def update(
-    conn: asyncpg.Connection, kind: str, rid: uuid.UUID, resource: dict[str, Any]
-) -> None:
-    await conn.execute(_UPDATE, kind, rid, jsonb(resource))
+    conn: asyncpg.Connection,
+    kind: str,
+    rid: uuid.UUID,
+    resource: dict[str, Any],
+    events: list[Event] | None = None,
+) -> int:
+    """Replace a resource and queue its ``events``; the number of deliveries queued."""
+    status = await conn.execute(_UPDATE, kind, rid, jsonb(resource), *event_arrays(events or []))
+    return queued(status)
 
 
 async def delete(conn: asyncpg.Connection, kind: str, rid: uuid.UUID) -> dict[str, Any] | None:
@@ -69,18 +106,20 @@ async def delete(conn: asyncpg.Connection, kind: str, rid: uuid.UUID) -> dict[st
 
 
 async def page(
-    conn: asyncpg.Connection, kind: str, predicate: str | None, offset: int, limit: int
+    conn: asyncpg.Connection,
+    kind: str,
+    statuses: list[str] | None,
+    predicate: str | None,
+    offset: int,
+    limit: int,
 ) -> tuple[list[dict[str, Any]], int]:
     """A page in creation order and the number of all matches."""
-    if predicate is None:
-        rows = await conn.fetch(_PAGE, kind, offset, limit)
-    else:
-        rows = await conn.fetch(_PAGE_FILTERED, kind, offset, limit, predicate)
+    key = (statuses is not None, predicate is not None)
+    filters = [f for f in (statuses, predicate) if f is not None]
+    rows = await conn.fetch(_PAGES[key], kind, offset, limit, *filters)
     if rows:
         return [r["resource"] for r in rows], int(rows[0]["total"])
-    if predicate is None:
-        return [], int(await conn.fetchval(_COUNT, kind))
-    return [], int(await conn.fetchval(_COUNT_FILTERED, kind, predicate))
+    return [], int(await conn.fetchval(_COUNTS[key], kind, *filters))
 
 
 async def many(

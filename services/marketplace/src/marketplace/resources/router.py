@@ -31,7 +31,7 @@ def resource_router(kind: Kind) -> APIRouter:
     router = APIRouter(prefix=kind.api.prefix)
     spec = f"{kind.api.number} v5.0.0"
 
-    def lookup(request: Request) -> ResourceService:
+    async def lookup(request: Request) -> ResourceService:
         found: ResourceService = request.app.state.resources[kind.name]
         return found
 
@@ -102,7 +102,7 @@ def hub_router(api: Api) -> APIRouter:
     """``POST /hub`` and ``DELETE /hub/{id}`` of one API (TMF630 part 2, "Notifications")."""
     router = APIRouter(prefix=api.prefix)
 
-    def lookup(request: Request) -> HubService:
+    async def lookup(request: Request) -> HubService:
         found: HubService = request.app.state.hubs[api.path]
         return found
 

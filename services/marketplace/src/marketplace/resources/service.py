@@ -20,7 +20,7 @@ from marketplace.resources import repository
 from marketplace.tmf.events import Event, change_event, event
 from marketplace.tmf.kinds import Kind
 from marketplace.tmf.patch import merge_patch
-from marketplace.tmf.query import QueryError, parse_filters, to_jsonpath
+from marketplace.tmf.query import QueryError, parse_filters, split_status, to_jsonpath
 from marketplace.tmf.validate import problems
 from mims_shared.db import Database
 from mims_shared.errors import BadRequestData, InvalidRequest, NotFound
@@ -33,6 +33,10 @@ def now_iso() -> str:
 
 
 class ResourceService:
+    #: Whether a create needs a transaction: kinds whose hooks read or write more than the
+    #: one statement that stores the resource with its events say so.
+    create_in_transaction = False
+
     def __init__(self, kind: Kind, db: Database, base_url: str, dispatcher: Dispatcher) -> None:
         self.kind = kind
         self.db = db
@@ -40,6 +44,10 @@ class ResourceService:
         self.dispatcher = dispatcher
 
     # --- hooks -----------------------------------------------------------------------
+    async def prepare(self, body: dict[str, Any]) -> None:
+        """Checks that need other services (HTTP), made before any transaction is opened
+        (on a create body or a merge patch); may complete ``body``."""
+
     async def check_create(self, conn: asyncpg.Connection, resource: dict[str, Any]) -> list[Event]:
         """Rules beyond the shape, checked in the creating transaction (may complete the
         resource); further events the creation causes."""
@@ -89,14 +97,16 @@ class ResourceService:
         found = problems(self.kind, body, partial=False)
         if found:
             raise self._invalid(found)
+        await self.prepare(body)
         resource = self.new_resource(body)
-        async with self.db.unit_of_work() as uow:
+        async with self.db.unit_of_work(transaction=self.create_in_transaction) as uow:
             conn = uow.connection
             events = await self.check_create(conn, resource)
             more, calls = await self.side_effects(conn, None, resource)
-            await repository.insert(conn, self.kind.name, uuid.UUID(resource["id"]), resource)
             events = [event(self.kind, "Create", resource), *events, *more]
-            queued = await outbox.enqueue(conn, events, calls)
+            rid = uuid.UUID(resource["id"])
+            queued = await repository.insert(conn, self.kind.name, rid, resource, events)
+            queued += await outbox.enqueue(conn, [], calls)
             await uow.commit()
         if queued:
             self.dispatcher.wake()
@@ -115,11 +125,14 @@ class ResourceService:
     ) -> tuple[list[dict[str, Any]], int]:
         """List with attribute filters (TMF630 part 1, 3.3) and paging (3.5)."""
         try:
-            predicate = to_jsonpath(parse_filters(params))
+            statuses, rest = split_status(parse_filters(params), self.kind.status_member)
         except QueryError as exc:
             raise InvalidRequest(str(exc)) from None
+        predicate = to_jsonpath(rest)
         async with self.db.unit_of_work(transaction=False) as uow:
-            return await repository.page(uow.connection, self.kind.name, predicate, offset, limit)
+            return await repository.page(
+                uow.connection, self.kind.name, statuses, predicate, offset, limit
+            )
 
     async def patch(self, raw_id: str, body: Any) -> dict[str, Any]:
         """Partial update with JSON Merge Patch (TMF630 part 1, 4.3; RFC 7386)."""
@@ -129,6 +142,7 @@ class ResourceService:
         found = problems(self.kind, body, partial=True)
         if found:
             raise self._invalid(found)
+        await self.prepare(body)
         async with self.db.unit_of_work() as uow:
             conn = uow.connection
             old = await repository.get(conn, self.kind.name, rid, for_update=True)
@@ -143,8 +157,9 @@ class ResourceService:
                 new["lastUpdate"] = now_iso()
             await self.check_patch(conn, old, new)
             more, calls = await self.side_effects(conn, old, new)
-            await repository.update(conn, self.kind.name, rid, new)
-            queued = await outbox.enqueue(conn, [change_event(self.kind, old, new), *more], calls)
+            events = [change_event(self.kind, old, new), *more]
+            queued = await repository.update(conn, self.kind.name, rid, new, events)
+            queued += await outbox.enqueue(conn, [], calls)
             await uow.commit()
         if queued:
             self.dispatcher.wake()

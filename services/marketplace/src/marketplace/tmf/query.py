@@ -5,9 +5,10 @@ A filter is every query parameter that is not one of the reserved names:
 ``name=Parking`` (equality), ``lifecycleStatus=Launched,Active`` (any of the values),
 ``category.id=42`` (a member of a member; arrays on the way match any element) and the
 operators ``.gt .gte .lt .lte .ne`` appended to the name (``lastUpdate.gt=2026-01-01``).
-All filters together compile to one SQL/JSON path predicate that the database evaluates
-with ``resource @@ predicate`` (GIN-indexed for equality); values are JSON literals in it,
-never SQL.
+An equality filter on the kind's status member (``lifecycleStatus``, ``state``,
+``status``) becomes a bound list for an indexed column; all other filters together compile
+to one SQL/JSON path predicate that the database evaluates with ``resource @@ predicate``
+(GIN-indexed for equality); values are JSON literals in it, never SQL.
 """
 
 from __future__ import annotations
@@ -69,6 +70,22 @@ def _literals(value: str) -> list[str]:
     if _NUMBER.match(value) or value in ("true", "false"):
         found.append(value)
     return found
+
+
+def split_status(
+    conditions: list[Condition], status_member: str | None
+) -> tuple[list[str] | None, list[Condition]]:
+    """The values an equality filter on the kind's status member asks for (``None``: no
+    such filter), and the other conditions. The status is a column of its own."""
+    statuses: list[str] | None = None
+    rest: list[Condition] = []
+    for cond in conditions:
+        if status_member and cond.path == (status_member,) and cond.operator == "==":
+            values = list(cond.values)
+            statuses = values if statuses is None else [v for v in statuses if v in values]
+        else:
+            rest.append(cond)
+    return statuses, rest
 
 
 def to_jsonpath(conditions: list[Condition]) -> str | None:
