@@ -319,3 +319,41 @@ async def test_unknown_hub_and_retries(client: httpx.AsyncClient, receiver: Rece
     got = await receiver.wait_for(3, "/listener/p")
     assert [g.body["eventType"] for g in got] == ["IndividualCreateEvent"] * 3
     await client.delete(f"{PARTY}/hub/{hub['id']}")
+
+
+async def test_draft_and_partial_orders(client: httpx.AsyncClient, receiver: Receiver) -> None:
+    first = await make_offering(client, receiver)
+    second = await make_offering(client, receiver)
+    party = await make_party(client)
+    body = order_body(first["id"], party)
+    body["productOrderItem"].append(
+        {
+            "@type": "ProductOrderItem",
+            "id": "2",
+            "action": "add",
+            "productOffering": {"@type": "ProductOfferingRef", "id": second["id"]},
+        }
+    )
+    placed = await client.post(
+        f"{ORD}/productOrder", json={**body, "requestedInitialState": "draft"}
+    )
+    assert placed.status_code == 201
+    order = placed.json()
+    assert order["state"] == "draft"
+    assert [i["state"] for i in order["productOrderItem"]] == ["draft", "draft"]
+    url = f"{ORD}/productOrder/{order['id']}"
+    for state in ("acknowledged", "inProgress"):
+        assert (await client.patch(url, json={"state": state})).status_code == 200
+    items = (await client.get(url)).json()["productOrderItem"]
+    swapped = [{**items[0], "productOffering": {"id": second["id"]}}, items[1]]
+    refused = await client.patch(url, json={"productOrderItem": swapped})
+    assert refused.status_code == 409
+    marked = [{**items[0], "state": "completed"}, items[1]]
+    partial = await client.patch(url, json={"productOrderItem": marked, "state": "partial"})
+    assert partial.status_code == 200, partial.text
+    got = partial.json()
+    assert got["state"] == "partial"
+    assert [i["state"] for i in got["productOrderItem"]] == ["completed", "failed"]
+    assert "product" in got["productOrderItem"][0] and "product" not in got["productOrderItem"][1]
+    rights = (await client.get(ENT, params={"party": party})).json()
+    assert [r["datasets"] for r in rights] == [[first["dataResource"][0]["id"]]]
