@@ -357,3 +357,35 @@ async def test_draft_and_partial_orders(client: httpx.AsyncClient, receiver: Rec
     assert "product" in got["productOrderItem"][0] and "product" not in got["productOrderItem"][1]
     rights = (await client.get(ENT, params={"party": party})).json()
     assert [r["datasets"] for r in rights] == [[first["dataResource"][0]["id"]]]
+
+
+async def test_create_state_change_and_delete_events(
+    client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    hub = await client.post(
+        f"{CAT}/hub",
+        json={
+            "@type": "Hub",
+            "callback": f"{receiver.url}/listener/catalog",
+            "query": "eventType=CategoryCreateEvent,CategoryStateChangeEvent,CategoryDeleteEvent",
+        },
+    )
+    assert hub.status_code == 201
+    assert hub.headers["location"] == hub.json()["href"]
+    made = (await client.post(f"{CAT}/category", json={"@type": "Category", "name": "E"})).json()
+    url = f"{CAT}/category/{made['id']}"
+    await client.patch(url, json={"description": "attribute change, not subscribed"})
+    await client.patch(url, json={"lifecycleStatus": "Active"})
+    await client.delete(url)
+    got = await receiver.wait_for(3, "/listener/catalog")
+    assert [(g.method, g.body["eventType"]) for g in got] == [
+        ("POST", "CategoryCreateEvent"),
+        ("POST", "CategoryStateChangeEvent"),
+        ("POST", "CategoryDeleteEvent"),
+    ]
+    assert got[1].body["event"]["category"]["lifecycleStatus"] == "Active"
+    assert got[2].body["event"]["category"]["id"] == made["id"]
+    assert all(g.body["eventId"] and g.body["eventTime"].endswith("Z") for g in got)
+    hub_path = hub.json()["href"].removeprefix("http://localhost:8080")
+    assert (await client.delete(hub_path)).status_code == 204
+    assert (await client.delete(hub_path)).status_code == 404
