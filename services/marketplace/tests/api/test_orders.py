@@ -49,7 +49,11 @@ async def make_offering(
     client: httpx.AsyncClient, receiver: Receiver, status: str = "Launched", **extra: Any
 ) -> dict[str, Any]:
     ds = f"parking-{uuid.uuid4().hex[:6]}"
-    receiver.records[f"datasets/{ds}"] = {"id": ds, "entityTypes": ["ParkingSpot"]}
+    receiver.records[f"datasets/{ds}"] = {
+        "id": ds,
+        "uri": f"http://localhost:8080/catalogue/v1/datasets/{ds}",
+        "entityTypes": ["ParkingSpot"],
+    }
     body = {
         "@type": "ProductOffering",
         "name": "Parking occupancy",
@@ -116,6 +120,8 @@ async def test_order_to_products_and_entitlements(
     assert pushed[0].method == "PUT"
     assert pushed[0].path == f"/catalogue/v1/datasets/{ds}/policies/{policy_uid}"
     assert pushed[0].body["uid"] == policy_uid and pushed[0].body["@type"] == "Offer"
+    assert pushed[0].body["target"] == f"http://localhost:8080/catalogue/v1/datasets/{ds}"
+    assert pushed[0].body["permission"] == POLICY["permission"]
     party = await make_party(client)
 
     placed = await client.post(f"{ORD}/productOrder", json=order_body(offering["id"], party))

@@ -64,7 +64,10 @@ class OfferingService(ResourceService):
                     f"{where}: {referred} {ref['id']} does not exist in the catalogue"
                 )
             types = list(dict.fromkeys([*declared, *entity_types_of(record)]))
-            resolved.append({**ref, "@referredType": referred, "entityType": types})
+            entry = {**ref, "@referredType": referred, "entityType": types}
+            if isinstance(record.get("uri"), str):
+                entry["href"] = record["uri"]  # the catalogue's URI of the record
+            resolved.append(entry)
         return resolved
 
     @staticmethod
@@ -85,14 +88,17 @@ class OfferingService(ResourceService):
             body["dataResource"] = await self._resolve(body["dataResource"])
 
     def _pushes(self, offering: dict[str, Any], method: str) -> list[Call]:
-        datasets = [
-            r["id"] for r in offering.get("dataResource", []) if r["@referredType"] == "Dataset"
-        ]
+        """One call per policy and dataset. A policy without a ``target`` is pushed with
+        the dataset as its target (ODRL 2.2, 2.1: an Offer names its asset)."""
+        datasets = [r for r in offering.get("dataResource", []) if r["@referredType"] == "Dataset"]
         calls: list[Call] = []
         for policy in offering.get("odrlPolicy", []):
-            for did in datasets:
-                url = policy_url(self.catalogue.base, did, policy["uid"])
-                calls.append((method, url, policy if method == "PUT" else None))
+            for ds in datasets:
+                url = policy_url(self.catalogue.base, ds["id"], policy["uid"])
+                body = None
+                if method == "PUT":
+                    body = {**policy, "target": policy.get("target", ds.get("href", ds["id"]))}
+                calls.append((method, url, body))
         return calls
 
     async def side_effects(
