@@ -4,6 +4,7 @@ offerings, and orders placed and completed end to end (with products and entitle
 Goals: the list p95 ≤ 30 ms at 10 concurrent clients; ≥ 300 orders/s, an order being
 ``POST productOrder``, ``PATCH state=inProgress``, ``PATCH state=completed`` (three
 requests, the last one creating the TMF637 product and the entitlement in one transaction).
+Both are driven by closed-loop HTTP/1.1 clients as light as ``bench.loadgen``'s.
 """
 
 from __future__ import annotations
@@ -78,13 +79,43 @@ def row(r: Result) -> Row:
     }
 
 
-async def _orders(
-    base: str, catalogue: str, duration: float, clients: int
-) -> tuple[int, list[float], int]:
-    """Closed loop: each client places and completes orders one after another."""
+class Connection:
+    """A keep-alive HTTP/1.1 connection as light as ``bench.loadgen``'s, that also returns
+    the response body (the order's id is needed for the next request)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    async def request(self, method: str, path: str, ctype: str, body: bytes) -> tuple[int, bytes]:
+        assert self.reader is not None and self.writer is not None
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in raw.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return int(raw[9:12]), await self.reader.readexactly(length) if length else b""
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def _setup(base: str, catalogue: str) -> bytes:
+    """A buyer, a dataset in the catalogue and a launched offering selling it; the body
+    of an order for it."""
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         ds = f"bench-{uuid.uuid4().hex[:8]}"
-        # The dataset lives in the catalogue; the offering is checked against it there.
         made = await client.post(
             f"{catalogue}/catalogue/v1/datasets",
             json={"identifier": ds, "title": {"en": "Bench"}, "description": {"en": "Bench"}},
@@ -115,49 +146,60 @@ async def _orders(
         )
         if offering.status_code != 201:
             raise RuntimeError(f"offering: {offering.status_code} {offering.text[:300]}")
-        body = orjson.dumps(
-            {
-                "@type": "ProductOrder",
-                "productOrderItem": [
-                    {
-                        "@type": "ProductOrderItem",
-                        "id": "1",
-                        "action": "add",
-                        "productOffering": {"id": offering.json()["id"]},
-                    }
-                ],
-                "relatedParty": [
-                    {"role": "buyer", "partyOrPartyRole": {"@type": "PartyRef", "id": party}}
-                ],
-            }
-        )
-        json_h = {"Content-Type": "application/json"}
-        patch_h = {"Content-Type": "application/merge-patch+json"}
-        latencies: list[float] = []
-        errors = 0
-        stop = time.perf_counter() + duration
+    return orjson.dumps(
+        {
+            "@type": "ProductOrder",
+            "productOrderItem": [
+                {
+                    "@type": "ProductOrderItem",
+                    "id": "1",
+                    "action": "add",
+                    "productOffering": {"id": offering.json()["id"]},
+                }
+            ],
+            "relatedParty": [
+                {"role": "buyer", "partyOrPartyRole": {"@type": "PartyRef", "id": party}}
+            ],
+        }
+    )
 
-        async def one() -> None:
-            nonlocal errors
-            started = time.perf_counter()
-            placed = await client.post(f"{ORD}/productOrder", content=body, headers=json_h)
-            if placed.status_code != 201:
-                errors += 1
-                return
-            url = f"{ORD}/productOrder/{placed.json()['id']}"
-            for state in (b'{"state":"inProgress"}', b'{"state":"completed"}'):
-                resp = await client.patch(url, content=state, headers=patch_h)
-                if resp.status_code != 200:
-                    errors += 1
-                    return
-            latencies.append((time.perf_counter() - started) * 1000)
 
-        async def worker() -> None:
+async def _orders(
+    host: str, port: int, body: bytes, duration: float, clients: int
+) -> tuple[int, list[float], int]:
+    """Closed loop: each client places and completes orders one after another."""
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + duration
+
+    async def worker() -> None:
+        nonlocal errors
+        conn = Connection(host, port)
+        await conn.open()
+        try:
             while time.perf_counter() < stop:
-                await one()
+                started = time.perf_counter()
+                status, placed = await conn.request(
+                    "POST", f"{ORD}/productOrder", "application/json", body
+                )
+                if status != 201:
+                    errors += 1
+                    continue
+                url = f"{ORD}/productOrder/{orjson.loads(placed)['id']}"
+                for state in (b'{"state":"inProgress"}', b'{"state":"completed"}'):
+                    status, _ = await conn.request(
+                        "PATCH", url, "application/merge-patch+json", state
+                    )
+                    if status != 200:
+                        errors += 1
+                        break
+                else:
+                    latencies.append((time.perf_counter() - started) * 1000)
+        finally:
+            conn.close()
 
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        return len(latencies), sorted(latencies), errors
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return len(latencies), sorted(latencies), errors
 
 
 def cpu_seconds(pid: int) -> float:
@@ -192,9 +234,9 @@ def scenarios(
 
         name = f"marketplace list offerings {label}+fields, 50/page, {size:,}"
         results[name] = row(run(host, port, listing, connections=connections, duration=duration))
-    catalogue = f"http://{host}:{catalogue_port}"
+    body = asyncio.run(_setup(base, f"http://{host}:{catalogue_port}"))
     cpu_before = cpu_seconds(pid) if pid else 0.0
-    done, latencies, errors = asyncio.run(_orders(base, catalogue, duration, connections))
+    done, latencies, errors = asyncio.run(_orders(host, port, body, duration, connections))
     if pid and done:
         # What a busy machine cannot hide: the marketplace process's own CPU per order.
         used = (cpu_seconds(pid) - cpu_before) / done * 1000

@@ -31,30 +31,43 @@ _DELETE = "DELETE FROM tmf_resource WHERE kind = $1 AND id = $2 RETURNING resour
 _MANY = "SELECT kind, id, resource FROM tmf_resource WHERE id = ANY($1::uuid[])"
 
 
-def _where(statuses: bool, predicate: bool, first: int) -> str:
-    """The filter clause; the filters' parameters are numbered from ``first``."""
+def _where(statuses: str, predicate: bool, first: int) -> str:
+    """The filter clause; the filters' parameters are numbered from ``first``. One status
+    is an equality, so that the (kind, status, created_at) index also gives the order."""
     clause = "WHERE kind = $1"
     if statuses:
-        clause += f" AND status = ANY(${first}::text[])"
+        clause += (
+            f" AND status = ${first}::text"
+            if statuses == "one"
+            else (f" AND status = ANY(${first}::text[])")
+        )
         first += 1
     if predicate:
         clause += f" AND resource @@ ${first}::jsonpath"
     return clause
 
 
-# A page and, in the same statement, the count of all matches (an uncorrelated sub-query,
-# run once). One constant statement per combination of filters, never text from input.
-_PAGES = {
-    (s, p): (
-        f"SELECT resource, (SELECT count(*) FROM tmf_resource {_where(s, p, 4)}) AS total "  # noqa: S608
-        f"FROM tmf_resource {_where(s, p, 4)} ORDER BY created_at, id OFFSET $2 LIMIT $3"
+# A page and, in the same statement, the count of all matches. Without a path predicate
+# the count is a sub-query the indexes answer alone (run once); with one, the matching rows
+# must be read anyway, so a window count over them avoids reading them twice. One constant
+# statement per combination of filters, never text from input.
+def _page(s: str, p: bool) -> str:
+    where = _where(s, p, 4)
+    if p:
+        return (
+            f"SELECT resource, count(*) OVER () AS total FROM tmf_resource {where} "  # noqa: S608
+            "ORDER BY created_at, id OFFSET $2 LIMIT $3"
+        )
+    return (
+        f"SELECT resource, (SELECT count(*) FROM tmf_resource {where}) AS total "  # noqa: S608
+        f"FROM tmf_resource {where} ORDER BY created_at, id OFFSET $2 LIMIT $3"
     )
-    for s in (False, True)
-    for p in (False, True)
-}
+
+
+_PAGES = {(s, p): _page(s, p) for s in ("", "one", "many") for p in (False, True)}
 _COUNTS = {
     (s, p): f"SELECT count(*) FROM tmf_resource {_where(s, p, 2)}"  # noqa: S608
-    for s in (False, True)
+    for s in ("", "one", "many")
     for p in (False, True)
 }
 
@@ -114,8 +127,10 @@ async def page(
     limit: int,
 ) -> tuple[list[dict[str, Any]], int]:
     """A page in creation order and the number of all matches."""
-    key = (statuses is not None, predicate is not None)
-    filters = [f for f in (statuses, predicate) if f is not None]
+    shape = "" if statuses is None else "one" if len(statuses) == 1 else "many"
+    key = (shape, predicate is not None)
+    status_arg = statuses[0] if statuses is not None and len(statuses) == 1 else statuses
+    filters = [f for f in (status_arg, predicate) if f is not None]
     rows = await conn.fetch(_PAGES[key], kind, offset, limit, *filters)
     if rows:
         return [r["resource"] for r in rows], int(rows[0]["total"])
