@@ -39,6 +39,7 @@ class Dispatcher:
         self.max_attempts = max_attempts
         self.batch = batch
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -48,14 +49,22 @@ class Dispatcher:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
 
-    async def stop(self) -> None:
-        if self._task is not None:
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Let the round under way finish (its rows are then recorded), then stop; a round
+        still running after ``grace_s`` is cancelled (its lease makes the rows due again)."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), grace_s)
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 delivered = await self.round()
             except asyncio.CancelledError:
@@ -63,7 +72,7 @@ class Dispatcher:
             except Exception as exc:  # the database may be away: try again later
                 log.warning("outbox round failed: %s", exc)
                 delivered = 0
-            if delivered < self.batch:
+            if delivered < self.batch and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_s)
                 self._wake.clear()
