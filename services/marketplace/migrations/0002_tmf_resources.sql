@@ -16,6 +16,8 @@ CREATE TABLE tmf_resource (
 );
 CREATE INDEX tmf_resource_page_idx ON tmf_resource (kind, created_at, id);
 CREATE INDEX tmf_resource_status_idx ON tmf_resource (kind, status, created_at, id);
+-- Counts (X-Total-Count) by status: a small, deduplicated index read alone.
+CREATE INDEX tmf_resource_count_idx ON tmf_resource (kind, status);
 CREATE INDEX tmf_resource_filter_idx ON tmf_resource USING gin (resource jsonb_path_ops);
 
 INSERT INTO tmf_resource (kind, id, resource, created_at, updated_at)
