@@ -257,6 +257,18 @@ def scenarios(
     return results
 
 
+async def _drop(urls: list[str]) -> None:
+    """Drop the databases this run created (and only those)."""
+    from mims_shared.db import database_name, maintenance_url
+
+    conn = await asyncpg.connect(maintenance_url(urls[0]))
+    try:
+        for url in urls:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 def main() -> int:
     """``python -m bench.marketplace``: only these scenarios, on a stack of their own."""
     import argparse
@@ -274,7 +286,7 @@ def main() -> int:
     args = parser.parse_args()
     pg_url, embedded = server()
     run_id = uuid.uuid4().hex[:6]
-    names = {s.name: f"mims_bench_{s.name.replace('-', '_')}_{run_id}" for s in SERVICES}
+    names = {s.name: f"mims_bench_mp_{s.name.replace('-', '_')}_{run_id}" for s in SERVICES}
     urls = asyncio.run(prepare(pg_url, SERVICES, names))
     ports = {s.name: free_port() for s in SERVICES}
     stack = start_stack(urls, ports=ports, log_dir=Path(tempfile.mkdtemp(prefix="mims-bench-")))
@@ -291,6 +303,7 @@ def main() -> int:
         )
     finally:
         stack.stop()
+        asyncio.run(_drop(list(urls.values())))
         if embedded is not None and embedded.started_here:
             embedded.stop()
     print(f"{'scenario':46} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}")
