@@ -1,9 +1,10 @@
 """The use cases every TMF resource shares: create, list, retrieve, merge-patch, delete.
 
-Each write runs in one transaction with the events it causes (written to the outbox), so a
-resource never changes without its event, nor an event leaves for a change rolled back.
-Kinds with rules of their own (offerings, orders, products) subclass this and override the
-hooks ``check_create``, ``check_patch`` and ``side_effects``.
+Each write is stored atomically with the events it causes (written to the outbox in the same
+statement or the same transaction), so a resource never changes without its event, nor an
+event leaves for a change rolled back. Kinds with rules of their own (offerings, orders,
+products) subclass this and override the hooks ``prepare`` (HTTP checks, before any
+transaction), ``check_create``, ``check_patch`` and ``side_effects``.
 """
 
 from __future__ import annotations
