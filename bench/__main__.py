@@ -19,6 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
+from bench import marketplace
 from bench.loadgen import Result, run
 from bench.notifications import notification_scenario
 from conftest import free_port
@@ -104,8 +105,9 @@ def scale_scenario(
     }
 
 
-#: Groups of scenarios: the core data path, the scale curve, notification latency.
-SCENARIOS = ("core", "scale", "notify")
+#: Groups of scenarios: the core data path, the scale curve, notification latency, the
+#: marketplace (bench/marketplace.py).
+SCENARIOS = ("core", "scale", "notify", "market")
 
 
 def row(r: Result, base: Result | None) -> dict[str, float | int | None]:
@@ -225,6 +227,9 @@ def main() -> int:
                 results.update(scale_scenario(host, broker, size, d, c))
         if "notify" in args.only:
             results.update(notification_scenario(host, broker, args.notify_rate, d))
+        if "market" in args.only:
+            mp, cat = ports["marketplace"], ports["catalogue"]
+            results.update(marketplace.scenarios(host, mp, cat, urls["marketplace"], d, c))
     finally:
         baseline.terminate()
         baseline.wait(10)

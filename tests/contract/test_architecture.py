@@ -14,6 +14,7 @@ SERVICES = ROOT / "services"
 PURE = [
     SERVICES / "context-broker/src/context_broker/ngsild",
     SERVICES / "marketplace/src/marketplace/tmf",
+    SERVICES / "marketplace/src/marketplace/odrl",
     SERVICES / "gateway/src/gateway/routing",
     SERVICES / "gateway/src/gateway/openapi",
 ]

@@ -60,6 +60,8 @@ def service_env(
         env["GATEWAY_BROKER_URL"] = upstreams["context-broker"]
         env["GATEWAY_CATALOGUE_URL"] = upstreams["catalogue"]
         env["GATEWAY_MARKETPLACE_URL"] = upstreams["marketplace"]
+    if svc.name == "marketplace":
+        env["MARKET_CATALOGUE_URL"] = upstreams["catalogue"]
     env.update(extra or {})
     return env
 

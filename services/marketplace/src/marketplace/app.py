@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+import httpx
+from fastapi import APIRouter, FastAPI
 
 from marketplace import __version__
-from marketplace.party.router import router as party_router
-from marketplace.party.service import OrganizationService
+from marketplace.catalogue.client import CatalogueClient
+from marketplace.entitlements.router import router as entitlements_router
+from marketplace.entitlements.service import EntitlementService
+from marketplace.events.dispatcher import Dispatcher
+from marketplace.events.service import HubService
+from marketplace.orders.service import CancelOrderService, OrderService, ProductService
+from marketplace.resources.offerings import OfferingService
+from marketplace.resources.router import hub_router, resource_router
+from marketplace.resources.service import ResourceService
 from marketplace.settings import MIGRATIONS, MarketSettings
+from marketplace.tmf.kinds import APIS, KINDS
 from mims_shared.health import Readiness
 from mims_shared.settings import open_database
 from mims_shared.web.factory import build_app
@@ -23,13 +32,44 @@ def create_app(settings: MarketSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = open_database(settings)
-        app.state.readiness = Readiness(db, MIGRATIONS)
-        app.state.organizations = OrganizationService(db, settings.public_base_url)
-        try:
-            yield
-        finally:
-            await db.dispose()
+        base = settings.public_base_url
+        timeout = httpx.Timeout(settings.http_timeout_s)
+        async with (
+            httpx.AsyncClient(timeout=timeout) as outbound,
+            httpx.AsyncClient(timeout=timeout) as catalogue_http,
+        ):
+            dispatcher = Dispatcher(
+                db,
+                outbound,
+                poll_s=settings.outbox_poll_s,
+                backoff_s=settings.outbox_backoff_s,
+                max_attempts=settings.outbox_max_attempts,
+            )
+            catalogue = CatalogueClient(settings.catalogue_url, catalogue_http)
+            special: dict[str, ResourceService] = {
+                "productOffering": OfferingService(db, base, dispatcher, catalogue),
+                "productOrder": OrderService(db, base, dispatcher),
+                "cancelProductOrder": CancelOrderService(db, base, dispatcher),
+                "product": ProductService(db, base, dispatcher),
+            }
+            app.state.readiness = Readiness(db, MIGRATIONS)
+            app.state.resources = {
+                k.name: special.get(k.name) or ResourceService(k, db, base, dispatcher)
+                for k in KINDS
+            }
+            app.state.hubs = {a.path: HubService(db, a, base) for a in APIS}
+            app.state.entitlements = EntitlementService(db, base)
+            app.state.dispatcher = dispatcher
+            dispatcher.start()
+            try:
+                yield
+            finally:
+                await dispatcher.stop()
+                await db.dispose()
 
+    routers: list[APIRouter] = [resource_router(k) for k in KINDS]
+    routers += [hub_router(a) for a in APIS]
+    routers.append(entitlements_router)
     return build_app(
         settings,
         contract="marketplace",
@@ -37,5 +77,5 @@ def create_app(settings: MarketSettings | None = None) -> FastAPI:
         version=__version__,
         render=render_tmf_error,
         lifespan=lifespan,
-        routers=[party_router],
+        routers=routers,
     )

@@ -18,7 +18,7 @@ async def test_create_retrieve_list_delete(client: httpx.AsyncClient) -> None:
             "isLegalEntity": True,
         },
     )
-    assert created.status_code == 201
+    assert created.status_code == 201, created.text
     org = created.json()
     assert org["@type"] == "Organization" and org["name"] == "Parko BV"
     assert org["href"] == f"http://localhost:8080{BASE}/{org['id']}"

@@ -51,7 +51,7 @@ from context_broker.subscriptions.matching import (
     trigger_reason,
 )
 from context_broker.subscriptions.repository import Job, StoredSubscription
-from context_broker.subscriptions.service import iso
+from context_broker.subscriptions.service import iso, own_context
 from mims_shared.db import Database, libpq_url
 from mims_shared.errors import DomainError
 
@@ -281,7 +281,7 @@ class Notifier:
     async def _live(self, s: StoredSubscription) -> Live | None:
         link = s.doc.get("jsonldContext") or s.context
         try:
-            own = await self.contexts.compiled(s.context)
+            own = await self.contexts.compiled(own_context(s))
             render = await self.contexts.compiled(link) if link != s.context else own
             return compile_live(s, own, render, link)
         except DomainError as exc:

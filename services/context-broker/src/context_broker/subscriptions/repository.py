@@ -17,8 +17,8 @@ from context_broker.subscriptions.matching import Change
 from mims_shared.db import jsonb
 
 _COLUMNS = (
-    "tenant, id, doc, context, is_active, expires_at, created_at, modified_at, times_sent, "
-    "times_failed, last_notification, last_success, last_failure, delivery_status"
+    "tenant, id, doc, context, context_value, is_active, expires_at, created_at, modified_at, "
+    "times_sent, times_failed, last_notification, last_success, last_failure, delivery_status"
 )
 
 
@@ -28,6 +28,7 @@ class StoredSubscription:
     id: str
     doc: dict[str, Any]
     context: Any
+    context_value: Any
     is_active: bool
     expires_at: datetime | None
     created_at: datetime
@@ -47,9 +48,9 @@ def _subscription(row: asyncpg.Record) -> StoredSubscription:
 async def insert(conn: asyncpg.Connection, s: StoredSubscription, interval: float | None) -> bool:
     """False when the id is taken in the tenant. Moves the subscription generation."""
     done = await conn.fetchval(
-        "INSERT INTO subscription (tenant, id, doc, context, is_active, expires_at, "
-        "time_interval, next_periodic, created_at, modified_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8) "
+        "INSERT INTO subscription (tenant, id, doc, context, context_value, is_active, "
+        "expires_at, time_interval, next_periodic, created_at, modified_at) "
+        "VALUES ($1, $2, $3, $4, $9, $5, $6, $7, $8, $8, $8) "
         "ON CONFLICT (tenant, id) DO NOTHING RETURNING nextval('subscription_generation')",
         s.tenant,
         s.id,
@@ -59,6 +60,7 @@ async def insert(conn: asyncpg.Connection, s: StoredSubscription, interval: floa
         s.expires_at,
         interval,
         s.created_at,
+        jsonb(s.context_value),
     )
     return done is not None
 

@@ -27,7 +27,7 @@ from context_broker.ngsild.subscription import (
 from context_broker.subscriptions import repository
 from context_broker.subscriptions.repository import StoredSubscription
 from mims_shared.db import Database
-from mims_shared.errors import AlreadyExists, BadRequestData, NotFound
+from mims_shared.errors import AlreadyExists, BadRequestData, DomainError, NotFound
 
 MAX_PAGE = 1000
 
@@ -85,6 +85,11 @@ def _rename_selector(text: str, rename: Any) -> str:
     return "".join(out)
 
 
+def own_context(s: StoredSubscription) -> Any:
+    """The @context a subscription was written in (its value; the URL for older rows)."""
+    return s.context_value if s.context_value is not None else s.context
+
+
 class SubscriptionService:
     def __init__(self, db: Database, contexts: ContextService) -> None:
         self.db = db
@@ -122,6 +127,7 @@ class SubscriptionService:
             sid,
             doc,
             context_url,
+            context_value,
             doc.get("isActive", True),
             parse_datetime(doc["expiresAt"], "expiresAt") if "expiresAt" in doc else None,
             now,
@@ -141,7 +147,7 @@ class SubscriptionService:
             s = await repository.get(uow.connection, tenant, sid, for_update=True)
             if s is None:
                 raise NotFound(f"Subscription {sid} does not exist")
-            own = await self.contexts.compiled(s.context)
+            own = await self.contexts.compiled(own_context(s))
             if isinstance(fragment, dict):
                 fragment = rename_names(
                     fragment,
@@ -194,12 +200,16 @@ class SubscriptionService:
     ) -> dict[str, Any]:
         """The subscription as read (Table 5.2.12-1 and -2): names in the reader's @context,
         with the status members the broker maintains."""
-        own = await self.contexts.compiled(s.context)
-        doc = rename_names(
-            s.doc,
-            lambda n: ctx.compact(own.expand(n)),
-            lambda t: ctx.compact_type(own.expand(t)),
-        )
+        try:
+            own = await self.contexts.compiled(own_context(s))
+        except DomainError:  # its @context cannot be had now: names as they were written
+            doc = dict(s.doc)
+        else:
+            doc = rename_names(
+                s.doc,
+                lambda n: ctx.compact(own.expand(n)),
+                lambda t: ctx.compact_type(own.expand(t)),
+            )
         doc.setdefault("notificationTrigger", list(DEFAULT_TRIGGERS))
         if "jsonldContext" not in doc and str(s.context).startswith(self.contexts.hosted_prefix):
             # The inline @context it was created with, hosted as ImplicitlyCreated (5.13.1).

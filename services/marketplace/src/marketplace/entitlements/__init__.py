@@ -1,0 +1,1 @@
+"""Entitlements: what completed orders grant, read by the gateway."""

@@ -1,0 +1,1 @@
+"""Event hubs (TMF630 part 2) and the outbox that delivers events over HTTP."""

@@ -1,0 +1,1 @@
+"""TMF622 product orders, their fulfilment into TMF637 products and entitlements."""

@@ -1,1 +1,0 @@
-"""TMF632 Party Management."""

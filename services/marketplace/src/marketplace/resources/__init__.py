@@ -1,0 +1,1 @@
+"""The general TM Forum resource mechanism: one repository, service and router for all."""
