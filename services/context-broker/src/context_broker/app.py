@@ -18,6 +18,8 @@ from context_broker.discovery.service import DiscoveryService
 from context_broker.entities.router import router as entities_router
 from context_broker.entities.service import EntityService
 from context_broker.settings import MIGRATIONS, BrokerSettings
+from context_broker.temporal.router import router as temporal_router
+from context_broker.temporal.service import TemporalService
 from mims_shared.health import Readiness
 from mims_shared.settings import open_database
 from mims_shared.telemetry import http_client
@@ -46,6 +48,10 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
         app.state.discovery = DiscoveryService(db)
         app.state.entities = EntityService(db)
         app.state.batch = BatchService(db, app.state.entities, app.state.contexts)
+        app.state.temporal = TemporalService(
+            db, app.state.entities, page_limit=settings.temporal_page_limit
+        )
+        await app.state.temporal.prepare()
         try:
             yield
         finally:
@@ -64,6 +70,7 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
             batch_router,
             discovery_router,
             contexts_router,
+            temporal_router,
         ],
         strip_trailing_slash=True,
     )

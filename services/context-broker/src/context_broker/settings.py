@@ -24,3 +24,6 @@ class BrokerSettings(ServiceSettings):
     context_fetch_timeout_s: float = Field(default=5.0, gt=0, le=60)
     #: Base URL clients reach the broker at: hosted @contexts are served under it (5.13.2).
     public_base_url: str = "http://localhost:1026"
+    #: Attribute instances returned per entity by a temporal read before the history is
+    #: cut and answered 206 with a Content-Range (ETSI GS CIM 009 V1.8.1, 6.3.10).
+    temporal_page_limit: int = Field(default=1000, ge=1, le=100_000)
