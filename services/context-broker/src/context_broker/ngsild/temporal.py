@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from context_broker.ngsild.attributes import INSTANCE_MEMBERS, VALUE_MEMBER, is_datetime
 from mims_shared.errors import BadRequestData
@@ -41,6 +41,7 @@ PLURAL = {
 }
 _WRAPPED = frozenset({"languageMap", "vocab", "json", "valueList", "objectList"})
 _SYS = ("createdAt", "modifiedAt")
+K = TypeVar("K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +121,7 @@ def parse_temporal_query(
             raise BadRequestData("endTimeAt must be later than timeAt")
     elif end_time_at not in (None, ""):
         raise BadRequestData(f"endTimeAt goes with timerel between, not {timerel}")
-    return TemporalQuery(timerel, start, end, prop, n)  # type: ignore[arg-type]
+    return TemporalQuery(timerel, start, end, prop, n)
 
 
 # --- aggregation (4.5.19) ------------------------------------------------------------------
@@ -266,14 +267,15 @@ class Page:
 
 
 def paginate(
-    series: dict[str, list[tuple[datetime, Any]]],
+    series: dict[K, list[tuple[datetime, Any]]],
     limit: int,
     query: TemporalQuery,
-) -> tuple[dict[str, list[tuple[datetime, Any]]], Page]:
-    """Cut the instances of an entity to ``limit`` (6.3.10): the ``limit`` earliest (latest
-    with lastN) instances over all its attributes, every attribute cut at the same time.
-    The Content-Range names the time range the page covers: from timeAt (or the first
-    instance) to the cut-off, newest first with lastN, and the size asked (lastN, else *)."""
+) -> tuple[dict[K, list[tuple[datetime, Any]]], Page]:
+    """Cut a response to ``limit`` instances (6.3.10): the ``limit`` earliest (latest with
+    lastN) instances over all its attributes (of all its entities), every attribute cut at
+    the same time; an attribute cut whole stays, empty. The Content-Range names the time
+    range the page covers: from timeAt (or the first instance) to the cut-off, newest first
+    with lastN, and the size asked (lastN, else *)."""
     moments = sorted((t for items in series.values() for t, _ in items), reverse=bool(query.last_n))
     if len(moments) <= limit:
         return series, Page(False)
@@ -291,7 +293,4 @@ def paginate(
         start = query.time_at if query.timerel in ("after", "between") else moments[0]
     assert start is not None
     size = str(query.last_n) if query.last_n else "*"
-    return (
-        {k: v for k, v in kept.items() if v},
-        Page(True, f"date-time {iso(start)}-{iso(cut)}/{size}"),
-    )
+    return kept, Page(True, f"date-time {iso(start)}-{iso(cut)}/{size}")

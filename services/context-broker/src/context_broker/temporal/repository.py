@@ -108,9 +108,26 @@ async def save_entity(
 async def insert_instances(
     conn: asyncpg.Connection, tenant: str, eid: str, rows: list[InstanceRow], now: datetime
 ) -> None:
-    """Record instances (one statement whatever their number)."""
+    """Record instances (two statements whatever their number). An instance observed at
+    the same time as one recorded (same attribute and datasetId) replaces it."""
     if not rows:
         return
+    observed = [r for r in rows if r.observed_at is not None]
+    if observed:
+        await conn.execute(
+            """
+            DELETE FROM attr_instance a
+            USING unnest($3::text[], $4::text[], $5::timestamptz[]) AS u(attr, ds, observed_at)
+            WHERE a.tenant = $1 AND a.entity_id = $2 AND a.attr = u.attr
+              AND a.dataset_id IS NOT DISTINCT FROM u.ds AND a.at = u.observed_at
+              AND a.observed_at = u.observed_at
+            """,
+            tenant,
+            eid,
+            [r.attr for r in observed],
+            [r.inst.get("datasetId") for r in observed],
+            [r.observed_at for r in observed],
+        )
     await conn.execute(
         """
         INSERT INTO attr_instance (tenant, entity_id, attr, dataset_id, at, observed_at,
@@ -341,7 +358,7 @@ _AGGREGATES = {
     "avg": "avg(num)",
     "min": "min(num)",
     "max": "max(num)",
-    "stddev": "stddev_samp(num)",
+    "stddev": "CASE WHEN count(num) > 0 THEN coalesce(stddev_samp(num), 0) END",
     "sumsq": "sum(num * num)",
 }
 

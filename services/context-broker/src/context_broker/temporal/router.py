@@ -164,6 +164,10 @@ def _paged(page: Any, headers: dict[str, str] | None = None) -> tuple[int, dict[
     return 200, headers
 
 
+def _count_header(total: int | None) -> dict[str, str]:
+    return {"NGSILD-Results-Count": str(total)} if total is not None else {}
+
+
 def _is_expression(types: str | None) -> bool:
     return types is not None and any(c in types for c in ";|()")
 
@@ -216,10 +220,12 @@ async def query_temporal(
     offset: NonNegative = 0,
     count: bool = False,
     local: bool = False,
+    orderBy: str | None = None,
 ) -> Response:
     """Query Temporal Evolution of Entities (5.7.4; binding 6.18.3.2): the filters of Query
     Entities (5.7.2) with a temporal query (4.11)."""
     choose_response_type(accept)
+    descending = _descending(orderBy)
     del csf
     tq = parse_temporal_query(timerel, timeAt, endTimeAt, timeproperty, lastN)
     attr_list = _csv(attrs)
@@ -252,9 +258,19 @@ async def query_temporal(
         limit=limit,
         count=count,
         everything=local,
+        descending=descending,
     )
-    status, headers = _paged(page, {"NGSILD-Results-Count": str(total)} if total is not None else {})
+    status, headers = _paged(page, _count_header(total))
     return _answer(found, ld, accept, status, headers)
+
+
+def _descending(order_by: str | None) -> bool:
+    """``orderBy`` of a temporal query (5.7.4.4): only the entity id, ascending or not."""
+    if order_by is None or order_by in ("id", "id;asc"):
+        return False
+    if order_by == "id;desc":
+        return True
+    raise BadRequestData("A temporal query can only be ordered by id (orderBy=id or id;desc)")
 
 
 def _temporal_q(body: dict[str, Any]) -> TemporalQuery:
@@ -264,7 +280,10 @@ def _temporal_q(body: dict[str, Any]) -> TemporalQuery:
     if not isinstance(tq, dict):
         raise BadRequestData("temporalQ must be a TemporalQuery object")
     return parse_temporal_query(
-        tq.get("timerel"), tq.get("timeAt"), tq.get("endTimeAt"), tq.get("timeproperty"),
+        tq.get("timerel"),
+        tq.get("timeAt"),
+        tq.get("endTimeAt"),
+        tq.get("timeproperty"),
         tq.get("lastN"),
     )
 
@@ -352,7 +371,7 @@ async def query_temporal_post(
         count=count,
         everything=local,
     )
-    status, headers = _paged(page, {"NGSILD-Results-Count": str(total)} if total is not None else {})
+    status, headers = _paged(page, _count_header(total))
     return _answer(found, ld, accept, status, headers)
 
 
@@ -478,5 +497,7 @@ async def delete_temporal(
 ) -> Response:
     """Delete Temporal Representation of an Entity (5.6.16; binding 6.19.3.2)."""
     del local
+    if "/attrs/" in entity_id:  # .../attrs//{instanceId}: the attribute name is missing
+        raise BadRequestData("The attribute name is missing from the path")
     await service.delete(tenant, entity_id)
     return Response(status_code=204)

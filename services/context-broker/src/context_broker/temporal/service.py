@@ -47,7 +47,7 @@ from context_broker.ngsild.temporal import (
 from context_broker.temporal import repository
 from context_broker.temporal.repository import InstanceRow, Selection, StoredInstance
 from mims_shared.db import Database
-from mims_shared.errors import BadRequestData, NotFound, ServiceUnavailable
+from mims_shared.errors import BadRequestData, InvalidRequest, NotFound, ServiceUnavailable
 
 INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
 #: Months of history partitions made ahead at start-up.
@@ -148,6 +148,8 @@ class TemporalService:
         return out
 
     def _parse(self, body: Any, ctx: CompiledContext, *, context_in_body: bool) -> Written:
+        if isinstance(body, dict) and not {k for k in body if k != "@context"}:
+            raise InvalidRequest("The temporal representation of an entity is empty")
         entity = parse_entity(body, context_in_body=context_in_body)
         types = list(dict.fromkeys(expand_name(ctx, t) for t in entity.types))
         scopes = _scopes(body.get("scope"))
@@ -180,7 +182,7 @@ class TemporalService:
             raise BadRequestData("The attributes must come as a JSON object")
         attrs = {k: v for k, v in body.items() if k not in ("@context", "id", "type", "scope")}
         if not attrs:
-            raise BadRequestData("The request holds no attribute")
+            raise InvalidRequest("The request holds no attribute")
         for name in attrs:
             _check_name(name)
         instances = self._written(eid, attrs, ctx)
@@ -293,9 +295,7 @@ class TemporalService:
             await repository.history_off(conn)
             if await repository.get_entity(conn, tenant, eid) is None:
                 raise NotFound(f"Entity {eid} does not exist")
-            gone = await repository.delete_attribute(
-                conn, tenant, eid, iri, dataset_id, delete_all
-            )
+            gone = await repository.delete_attribute(conn, tenant, eid, iri, dataset_id, delete_all)
             if not gone:
                 raise NotFound(f"Entity {eid} has no attribute {name} to delete")
             e = await entity_repository.get(conn, tenant, eid, for_update=True)
@@ -386,8 +386,15 @@ class TemporalService:
             known = await repository.get_entity(uow.connection, tenant, eid)
             if known is None:
                 raise NotFound(f"Entity {eid} does not exist")
-            out, page = await self._evolutions(uow.connection, tenant, [known], ctx, view, query)
-        return out[0], page
+            out, page = await self._evolutions(
+                uow.connection, tenant, [known], ctx, view, query, single=True
+            )
+        entity = out[0]
+        if view.attrs is not None and not entity.keys() - {"id", "type", "scope"}:
+            raise NotFound(f"Entity {eid} has none of the attributes asked for")
+        if not entity:
+            raise NotFound(f"Entity {eid} has nothing left after pick and omit")
+        return entity, page
 
     async def query(
         self,
@@ -408,27 +415,42 @@ class TemporalService:
         limit: int,
         count: bool,
         everything: bool = False,
+        descending: bool = False,
     ) -> tuple[list[dict[str, Any]], int | None, Page]:
         """Query Temporal Evolution of Entities (5.7.4): the entities Query Entities would
-        select (5.7.2, same filters), each with its temporal evolution."""
-        found, total = await self.entities.query(
-            tenant,
-            ctx,
-            View(fmt="simplified", pick=frozenset({"id"})),
-            ids=ids,
-            id_pattern=id_pattern,
-            types=types,
-            type_expr=type_expr,
-            attrs=attrs,
-            q=q,
-            scope_q=scope_q,
-            geo=geo,
-            offset=offset,
-            limit=limit,
-            count=count,
-            everything=everything,
-        )
-        wanted = [e["id"] for e in found]
+        select (5.7.2, same filters), in id order (``descending``: the reverse), each with
+        its temporal evolution."""
+
+        async def select(offset: int, limit: int, count: bool) -> tuple[list[str], int | None]:
+            found, total = await self.entities.query(
+                tenant,
+                ctx,
+                View(fmt="simplified", pick=frozenset({"id"})),
+                ids=ids,
+                id_pattern=id_pattern,
+                types=types,
+                type_expr=type_expr,
+                attrs=attrs,
+                q=q,
+                scope_q=scope_q,
+                geo=geo,
+                offset=offset,
+                limit=limit,
+                count=count,
+                everything=everything,
+            )
+            return [e["id"] for e in found], total
+
+        if descending:
+            # The page counted from the end of the id order, then reversed.
+            _, total = await select(0, 0, True)
+            assert total is not None
+            end = max(0, total - offset)
+            wanted, _ = await select(max(0, end - limit), min(limit, end), False)
+            wanted.reverse()
+            total = total if count else None
+        else:
+            wanted, total = await select(offset, limit, count)
         async with self.db.unit_of_work(transaction=False) as uow:
             known = await repository.get_entities(uow.connection, tenant, wanted)
             rows = [known[i] for i in wanted if i in known]
@@ -443,32 +465,35 @@ class TemporalService:
         ctx: CompiledContext,
         view: TemporalView,
         query: TemporalQuery,
+        *,
+        single: bool = False,
     ) -> tuple[list[dict[str, Any]], Page]:
         if not entities:
             return [], Page(False)
-        sel = Selection(
-            tenant, [e.id for e in entities], view.attrs, view.dataset_ids, query
-        )
+        sel = Selection(tenant, [e.id for e in entities], view.attrs, view.dataset_ids, query)
         if view.fmt == "aggregatedValues":
             buckets = await repository.aggregate(
                 conn, sel, list(view.aggr_methods), view.aggr_period
             )
-            return [self._aggregated(e, buckets, ctx, view) for e in entities], Page(False)
+            present = {b.entity_id for b in buckets}
+            return [
+                self._aggregated(e, buckets, ctx, view)
+                for e in entities
+                if single or e.id in present
+            ], Page(False)
         instances = await repository.read(conn, sel)
-        by_entity: dict[str, list[StoredInstance]] = {}
+        series: dict[tuple[str, str], list[tuple[datetime, Any]]] = {}
         for inst in instances:
-            by_entity.setdefault(inst.entity_id, []).append(inst)
+            series.setdefault((inst.entity_id, inst.attr), []).append((inst.moment, inst))
+        present = {eid for eid, _ in series}
+        series, page = paginate(series, self.page_limit, query)
         outs: list[dict[str, Any]] = []
-        first_page = Page(False)
         for e in entities:
-            series: dict[str, list[tuple[datetime, Any]]] = {}
-            for inst in by_entity.get(e.id, []):
-                series.setdefault(inst.attr, []).append((inst.moment, inst))
-            series, page = paginate(series, self.page_limit, query)
-            if page.truncated and not first_page.truncated:
-                first_page = page
-            outs.append(self._render(e, series, ctx, view, query))
-        return outs, first_page
+            if e.id not in present and not single:
+                continue  # a query answers the entities with history in the range (5.7.4)
+            mine = {attr: items for (eid, attr), items in series.items() if eid == e.id}
+            outs.append(self._render(e, mine, ctx, view))
+        return outs, page
 
     def _header(self, e: repository.TemporalEntityRow, view: TemporalView) -> dict[str, Any]:
         head: dict[str, Any] = {"id": e.id, "type": e.types if len(e.types) > 1 else e.types[0]}
@@ -487,7 +512,6 @@ class TemporalService:
         series: dict[str, list[tuple[datetime, StoredInstance]]],
         ctx: CompiledContext,
         view: TemporalView,
-        query: TemporalQuery,
     ) -> dict[str, Any]:
         expanded = self._header(e, view)
         moments: dict[str, list[str]] = {}
