@@ -124,7 +124,12 @@ def main() -> int:
         default=[10_000, 100_000],
         help="entity counts for the batch-upsert and indexed-query scenarios",
     )
+    parser.add_argument("--only", choices=["temporal"], help="run only this scenario group")
     args = parser.parse_args()
+    if args.only == "temporal":
+        from bench import temporal
+
+        return temporal.main(args.duration, args.connections)
 
     pg_url, embedded = server()
     names = {s.name: f"mims_bench_{s.name.replace('-', '_')}_{RUN}" for s in SERVICES}
@@ -208,6 +213,9 @@ def main() -> int:
         }
         for size in args.scale:
             results.update(scale_scenario(host, broker, size, d, c))
+        from bench import temporal
+
+        results.update(temporal.scenarios(pg_url, d, c))
     finally:
         baseline.terminate()
         baseline.wait(10)

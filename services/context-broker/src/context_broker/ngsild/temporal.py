@@ -192,12 +192,11 @@ def parse_aggr_methods(raw: Any) -> list[str]:
 # --- time stamps ---------------------------------------------------------------------------
 def iso(moment: datetime) -> str:
     """A time stamp in UTC with ``Z``; fractions of a second only when there are some."""
-    moment = moment.astimezone(UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
     us = moment.microsecond
-    if us:
-        text += f".{us // 1000:03d}" if us % 1000 == 0 else f".{us:06d}"
-    return text + "Z"
+    spec = "seconds" if not us else "milliseconds" if us % 1000 == 0 else "microseconds"
+    return moment.isoformat(timespec=spec)[:-6] + "Z"  # "+00:00" -> "Z"
 
 
 # --- representations -----------------------------------------------------------------------
@@ -233,6 +232,8 @@ def simplified_attribute(series: list[tuple[str, dict[str, Any]]]) -> Any:
         entry = {member: inst.get(member)} if member in _WRAPPED else inst.get(member)
         group.setdefault(PLURAL[member], []).append([entry, when])
     values = list(groups.values())
+    if not values:  # cut whole by paging (6.3.10)
+        return {"type": "Property", "values": []}
     return values[0] if len(values) == 1 else values
 
 

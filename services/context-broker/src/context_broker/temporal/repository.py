@@ -353,14 +353,31 @@ class Bucket:
 
 _AGGREGATES = {
     "totalCount": "count(*)",
-    "distinctCount": "count(DISTINCT coalesce(inst -> 'value', inst -> 'object', inst))",
-    "sum": "sum(num)",
-    "avg": "avg(num)",
-    "min": "min(num)",
-    "max": "max(num)",
-    "stddev": "CASE WHEN count(num) > 0 THEN coalesce(stddev_samp(num), 0) END",
-    "sumsq": "sum(num * num)",
+    # Numbers compared as numbers (no JSON read), other values as JSON.
+    "distinctCount": "count(DISTINCT a.num) + count(DISTINCT CASE WHEN a.num IS NULL THEN "
+    "coalesce(a.inst -> 'value', a.inst -> 'object', a.inst) END)",
+    "sum": "sum(a.num)",
+    "avg": "avg(a.num)",
+    "min": "min(a.num)",
+    "max": "max(a.num)",
+    "stddev": "CASE WHEN count(a.num) > 0 THEN coalesce(stddev_samp(a.num), 0) END",
+    "sumsq": "sum(a.num * a.num)",
 }
+
+#: The attributes of each entity that have history, one index probe per attribute (a loose
+#: index scan: PostgreSQL has no skip scan).
+_SERIES = """
+WITH RECURSIVE pairs(e, a) AS (
+    SELECT e, (SELECT attr FROM attr_instance
+               WHERE tenant = $1 AND entity_id = e ORDER BY attr LIMIT 1)
+    FROM unnest($2::text[]) AS e
+    UNION ALL
+    SELECT e, (SELECT attr FROM attr_instance
+               WHERE tenant = $1 AND entity_id = e AND attr > a ORDER BY attr LIMIT 1)
+    FROM pairs WHERE a IS NOT NULL
+)
+SELECT e, a FROM pairs WHERE a IS NOT NULL
+"""
 
 
 async def aggregate(
@@ -370,69 +387,92 @@ async def aggregate(
     period: Duration | None,
 ) -> list[Bucket]:
     """The aggregated values of the selected instances (4.5.19), per entity, attribute,
-    datasetId and period. Periods start at timeAt (after, between) or at the first instance
-    of the attribute, and last ``period``; without one (or PT0S) there is one period."""
+    datasetId and period, on a connection in a transaction. Periods start at timeAt (after,
+    between) or at the first selected instance of the attribute and last ``period``; without
+    one (or PT0S) there is one period, to endTimeAt, timeAt (before) or the last instance.
+
+    First the attributes (``attrs``, or those with history) and, per attribute, its first
+    selected instance (its kind, and the origin of the periods): index probes. Then one
+    grouped scan; work_mem is raised for it so that the groups are hashed in memory.
+    """
     where, args, column = _where(sel)
     q = sel.query
-    n = len(args)
-    if q.timerel in ("after", "between"):
-        origin = f"${n + 1}::timestamptz"
-        args.append(q.time_at)
+    if sel.attrs is not None:
+        pairs = [(e, a) for e in sel.ids for a in sel.attrs]
     else:
-        origin = f"min({column}) OVER (PARTITION BY entity_id, attr)"
+        pairs = [(r["e"], r["a"]) for r in await conn.fetch(_SERIES, sel.tenant, sel.ids)]
+    if not pairs:
+        return []
+    n = len(args)
+    first = (
+        f"SELECT p.e, p.a, f.moment, f.kind FROM unnest(${n + 1}::text[], ${n + 2}::text[]) "  # noqa: S608
+        f"AS p(e, a) CROSS JOIN LATERAL (SELECT {column} AS moment, inst ->> 'type' AS kind "
+        f"FROM attr_instance WHERE {where} AND entity_id = p.e AND attr = p.a "
+        f"ORDER BY {column} LIMIT 1) AS f"
+    )
+    firsts = await conn.fetch(first, *args, [p[0] for p in pairs], [p[1] for p in pairs])
+    if not firsts:
+        return []
+    kinds = {(r["e"], r["a"]): r["kind"] or "Property" for r in firsts}
+    origins = [q.time_at if q.timerel in ("after", "between") else r["moment"] for r in firsts]
+    if len(set(origins)) == 1:  # one attribute, or periods from timeAt: a constant origin
+        origin, join = f"${n + 1}::timestamptz", ""
+        args.append(origins[0])
+    else:
+        origin = "o.origin"
+        join = (
+            f"JOIN unnest(${n + 1}::text[], ${n + 2}::text[], ${n + 3}::timestamptz[]) "
+            "AS o(oe, oa, origin) ON o.oe = a.entity_id AND o.oa = a.attr"
+        )
+        args += [[r["e"] for r in firsts], [r["a"] for r in firsts], origins]
     if period is None or period.is_zero:
-        bucket = "o"
-        if q.timerel == "between":
+        bucket = origin
+        if q.timerel in ("between", "before"):
             end = f"${len(args) + 1}::timestamptz"
-            args.append(q.end_time_at)
-        elif q.timerel == "before":
-            end = f"${len(args) + 1}::timestamptz"
-            args.append(q.time_at)
+            args.append(q.end_time_at if q.timerel == "between" else q.time_at)
         else:
-            end = "max(moment)"
+            end = "max(a.moment)"
     elif period.months:
         months = f"${len(args) + 1}::int"
         args.append(period.months)
+        age = f"age(a.{column}, {origin})"
         bucket = (
-            f"o + ((((extract(year FROM age(moment, o)) * 12 + extract(month FROM age(moment, o)))"
-            f"::int / {months}) * {months}) * interval '1 month')"
+            f"{origin} + (((extract(year FROM {age}) * 12 + extract(month FROM {age}))::int "
+            f"/ {months}) * {months}) * interval '1 month'"
         )
         end = f"b + {months} * interval '1 month'"
     else:
         stride = f"${len(args) + 1}::interval"
         args.append(_interval(period.seconds))
-        bucket = f"date_bin({stride}, moment, o)"
+        bucket = f"date_bin({stride}, a.{column}, {origin})"
         end = f"b + {stride}"
     chosen = ", ".join(f"{_AGGREGATES[m]} AS m{i}" for i, m in enumerate(methods))
+    inst = ", a.inst" if "distinctCount" in methods else ""  # read only when needed
     # Built from constant fragments (see _where and _AGGREGATES); every value is bound.
+    # Grouped by hashing (work_mem raised for this transaction), then sorted here.
     sql = (
-        f"SELECT entity_id, attr, dataset_id, min(kind) AS kind, b, {end} AS e, {chosen} "  # noqa: S608
-        f"FROM (SELECT entity_id, attr, dataset_id, inst, num, moment, inst ->> 'type' AS kind, "
-        f"{bucket} AS b FROM (SELECT entity_id, attr, dataset_id, inst, num, "
-        f"{column} AS moment, {origin} AS o FROM attr_instance WHERE {where}) s) t "
-        "GROUP BY entity_id, attr, dataset_id, b ORDER BY entity_id, attr, dataset_id, b"
+        f"SELECT entity_id, attr, dataset_id, b, {end} AS e, {chosen} FROM ("  # noqa: S608
+        f"SELECT a.entity_id, a.attr, a.dataset_id, a.num, a.{column} AS moment{inst}, "
+        f"{bucket} AS b FROM attr_instance a {join} WHERE {where}) a "
+        "GROUP BY entity_id, attr, dataset_id, b"
     )
+    await conn.execute("SET LOCAL work_mem = '64MB'")
     rows = await conn.fetch(sql, *args)
-    return [
+    buckets = [
         Bucket(
             r["entity_id"],
             r["attr"],
             r["dataset_id"],
-            r["kind"] or "Property",
+            kinds.get((r["entity_id"], r["attr"]), "Property"),
             r["b"],
             r["e"],
-            {m: _number(r[f"m{i}"]) for i, m in enumerate(methods)},
+            dict(zip(methods, r[5:], strict=True)),  # counts are int, the rest float8
         )
         for r in rows
     ]
+    buckets.sort(key=lambda b: (b.entity_id, b.attr, b.dataset_id or "", b.start))
+    return buckets
 
 
 def _interval(seconds: float) -> timedelta:
     return timedelta(seconds=seconds)
-
-
-def _number(value: Any) -> Any:
-    """Results as JSON numbers: counts stay integers, the rest are floats."""
-    if value is None or isinstance(value, int):
-        return value
-    return float(value)

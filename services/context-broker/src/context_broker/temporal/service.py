@@ -382,7 +382,8 @@ class TemporalService:
     ) -> tuple[dict[str, Any], Page]:
         """Retrieve Temporal Evolution of an Entity (5.7.3)."""
         _check_id(eid)
-        async with self.db.unit_of_work(transaction=False) as uow:
+        # An aggregation sets work_mem for its own transaction.
+        async with self.db.unit_of_work(transaction=view.fmt == "aggregatedValues") as uow:
             known = await repository.get_entity(uow.connection, tenant, eid)
             if known is None:
                 raise NotFound(f"Entity {eid} does not exist")
@@ -451,7 +452,7 @@ class TemporalService:
             total = total if count else None
         else:
             wanted, total = await select(offset, limit, count)
-        async with self.db.unit_of_work(transaction=False) as uow:
+        async with self.db.unit_of_work(transaction=view.fmt == "aggregatedValues") as uow:
             known = await repository.get_entities(uow.connection, tenant, wanted)
             rows = [known[i] for i in wanted if i in known]
             out, page = await self._evolutions(uow.connection, tenant, rows, ctx, view, query)
