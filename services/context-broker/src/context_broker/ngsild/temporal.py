@@ -97,7 +97,7 @@ def parse_temporal_query(
     """The temporal query of a request (4.11, 5.2.21): ``timerel`` needs ``timeAt``;
     ``between`` also needs ``endTimeAt``, later than ``timeAt``."""
     prop = timeproperty if timeproperty not in (None, "") else "observedAt"
-    if prop not in TIME_PROPERTIES:
+    if not isinstance(prop, str) or prop not in TIME_PROPERTIES:
         raise BadRequestData(
             f"timeproperty {str(prop)[:40]!r} is not one of observedAt, createdAt, "
             "modifiedAt, deletedAt"
