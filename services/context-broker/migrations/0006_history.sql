@@ -6,7 +6,8 @@
 -- whatever wrote it (entities/, batch/, purge), by the statement-level triggers below: each
 -- attribute instance that is new or differs from the one it replaces (same attribute, same
 -- datasetId) becomes a row of attr_instance; an instance that disappears, or the instances of
--- a deleted entity, are recorded as deletions (value "urn:ngsi-ld:null", deletedAt).
+-- a deleted entity, are recorded as deletions (value "urn:ngsi-ld:null", deletedAt); a change
+-- of the entity's scope is recorded as an instance of "scope".
 -- The temporal API (context_broker/temporal) writes its instances itself and turns the
 -- triggers off for its own transaction (set_config('mims.history', 'off', true)), so that
 -- nothing is recorded twice.
@@ -108,6 +109,13 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         'deletedAt', to_jsonb(at)))
 $$;
 
+-- The scope of an entity (4.18) is recorded like a Property whose value is the array of
+-- scopes ([] once deleted), under the IRI the core @context gives "scope".
+CREATE FUNCTION history_scope(scopes text[]) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT jsonb_build_object('type', 'Property', 'value', coalesce(to_jsonb(scopes), '[]'::jsonb))
+$$;
+
 CREATE FUNCTION history_is_off() RETURNS boolean
 LANGUAGE sql STABLE AS $$ SELECT current_setting('mims.history', true) = 'off' $$;
 
@@ -133,7 +141,12 @@ BEGIN
            i
     FROM new_rows n
     CROSS JOIN LATERAL jsonb_each(n.attrs) AS a
-    CROSS JOIN LATERAL history_instances(a.value) AS i;
+    CROSS JOIN LATERAL history_instances(a.value) AS i
+    UNION ALL
+    SELECT n.tenant, n.id, 'https://uri.etsi.org/ngsi-ld/scope', NULL, n.modified_at, NULL,
+           n.modified_at, n.modified_at, NULL, history_scope(n.scopes)
+    FROM new_rows n
+    WHERE n.scopes IS NOT NULL;
     RETURN NULL;
 END $$;
 
@@ -191,7 +204,15 @@ BEGIN
     UNION ALL
     SELECT g.tenant, g.id, g.attr, g.ds, g.written, NULL, g.written, g.written, g.written,
            NULL, history_deletion(g.inst, g.written)
-    FROM gone g;
+    FROM gone g
+    UNION ALL
+    SELECT r.tenant, r.id, 'https://uri.etsi.org/ngsi-ld/scope', NULL, r.modified_at, NULL,
+           r.modified_at, r.modified_at,
+           CASE WHEN cardinality(r.scopes) > 0 THEN NULL ELSE r.modified_at END,
+           NULL, history_scope(r.scopes)
+    FROM new_rows r
+    JOIN old_rows p ON p.tenant = r.tenant AND p.id = r.id
+    WHERE p.scopes IS DISTINCT FROM r.scopes;
     RETURN NULL;
 END $$;
 
@@ -210,11 +231,16 @@ BEGIN
     ON CONFLICT (tenant, id) DO UPDATE SET modified_at = moment, deleted_at = moment;
     INSERT INTO attr_instance (tenant, entity_id, attr, dataset_id, at, observed_at,
                                created_at, modified_at, deleted_at, num, inst)
-    SELECT o.tenant, o.id, a.key, i ->> 'datasetId', moment, NULL, moment, moment, moment,
-           NULL, history_deletion(i, moment)
+    SELECT o.tenant, o.id, a.key, i ->> 'datasetId', moment, NULL::timestamptz, moment, moment,
+           moment, NULL::float8, history_deletion(i, moment)
     FROM old_rows o
     CROSS JOIN LATERAL jsonb_each(o.attrs) AS a
-    CROSS JOIN LATERAL history_instances(a.value) AS i;
+    CROSS JOIN LATERAL history_instances(a.value) AS i
+    UNION ALL
+    SELECT o.tenant, o.id, 'https://uri.etsi.org/ngsi-ld/scope', NULL, moment, NULL, moment,
+           moment, moment, NULL, history_scope(NULL)
+    FROM old_rows o
+    WHERE cardinality(o.scopes) > 0;
     RETURN NULL;
 END $$;
 

@@ -112,6 +112,17 @@ async def test_every_write_of_the_current_state_is_history(client: httpx.AsyncCl
     assert kept.json()["deletedAt"].endswith("Z")
 
 
+async def test_the_scope_has_a_history(client: httpx.AsyncClient) -> None:
+    eid = new_id()
+    body = {**vehicle(eid), "scope": ["/Madrid/Gardens"]}
+    await create(client, body)
+    assert (await client.delete(f"/ngsi-ld/v1/entities/{eid}/attrs/scope")).status_code == 204
+    got = (await client.get(f"{T}/{eid}", params={"options": "temporalValues"})).json()
+    assert [v for v, _ in got["scope"]["values"]] == [["/Madrid/Gardens"], []]
+    deleted = (await client.get(f"{T}/{eid}", params={"timeproperty": "deletedAt"})).json()
+    assert [(i["value"], "deletedAt" in i) for i in deleted["scope"]] == [([], True)]
+
+
 async def test_unchanged_attributes_are_not_recorded_again(client: httpx.AsyncClient) -> None:
     eid = new_id("ParkingSpot")
     spot = {

@@ -50,6 +50,9 @@ from mims_shared.db import Database
 from mims_shared.errors import BadRequestData, InvalidRequest, NotFound, ServiceUnavailable
 
 INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
+#: The scope's history is kept as that of a Property under this IRI ("scope" in the core
+#: @context; migrations/0006_history.sql).
+SCOPE = "https://uri.etsi.org/ngsi-ld/scope"
 #: Months of history partitions made ahead at start-up.
 PARTITIONS_AHEAD = 3
 
@@ -170,7 +173,11 @@ class TemporalService:
             types = list(dict.fromkeys([*(known.types if known else []), *w.types]))
             scopes = w.scopes if w.scopes is not None else (known.scopes if known else None)
             await repository.save_entity(conn, tenant, w.eid, types, scopes, now)
-            await self._record(conn, tenant, w.eid, w.instances, now)
+            instances = w.instances
+            if w.scopes is not None and w.scopes != (known.scopes if known else None):
+                scope = {"type": "Property", "value": w.scopes}  # its history (4.18)
+                instances = {**instances, SCOPE: [scope]}
+            await self._record(conn, tenant, w.eid, instances, now)
             await self._keep_current(conn, tenant, w.eid, types, scopes, w.instances, now)
             await uow.commit()
         return known is None or known.deleted_at is not None
@@ -515,6 +522,8 @@ class TemporalService:
         view: TemporalView,
     ) -> dict[str, Any]:
         expanded = self._header(e, view)
+        if SCOPE in series:  # the scope's history stands for the scope
+            expanded.pop("scope", None)
         moments: dict[str, list[str]] = {}
         for iri, items in series.items():
             expanded[iri] = [_shown(inst) for _, inst in items]
@@ -545,6 +554,8 @@ class TemporalService:
             if b.entity_id == e.id:
                 per_attr.setdefault(b.attr, []).append(b)
         for iri, items in per_attr.items():
+            if iri == SCOPE:
+                continue  # scopes are not aggregated
             out[ctx.compact(iri)] = aggregated_attribute(
                 items[0].kind,
                 [(b.dataset_id, iso(b.start), iso(b.end), b.results) for b in items],
