@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -52,9 +53,11 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
             db, app.state.entities, page_limit=settings.temporal_page_limit
         )
         await app.state.temporal.prepare()
+        partitions = asyncio.create_task(app.state.temporal.keep_partitions())
         try:
             yield
         finally:
+            partitions.cancel()
             await client.aclose()
             await db.dispose()
 

@@ -305,26 +305,62 @@ class StoredInstance:
     inst: dict[str, Any]
 
 
-async def read(conn: asyncpg.Connection, sel: Selection) -> list[StoredInstance]:
-    """The selected instances in (entity, attribute, time) order; with lastN, the last N of
-    each attribute of each entity."""
+#: The attributes of each entity that have history, one index probe per attribute (a loose
+#: index scan: PostgreSQL has no skip scan).
+_SERIES = """
+WITH RECURSIVE pairs(e, a) AS (
+    SELECT e, (SELECT attr FROM attr_instance
+               WHERE tenant = $1 AND entity_id = e ORDER BY attr LIMIT 1)
+    FROM unnest($2::text[]) AS e
+    UNION ALL
+    SELECT e, (SELECT attr FROM attr_instance
+               WHERE tenant = $1 AND entity_id = e AND attr > a ORDER BY attr LIMIT 1)
+    FROM pairs WHERE a IS NOT NULL
+)
+SELECT e, a FROM pairs WHERE a IS NOT NULL
+"""
+
+
+async def _pairs(conn: asyncpg.Connection, sel: Selection) -> list[tuple[str, str]]:
+    """(entity, attribute) of the selection: those asked for, or those with history."""
+    if sel.attrs is not None:
+        return [(e, a) for e in sel.ids for a in sel.attrs]
+    return [(r["e"], r["a"]) for r in await conn.fetch(_SERIES, sel.tenant, sel.ids)]
+
+
+async def read(conn: asyncpg.Connection, sel: Selection, limit: int) -> list[StoredInstance]:
+    """The selected instances in (entity, attribute, time) order.
+
+    With lastN, the last N of each attribute of each entity: one index probe per attribute.
+    Without, at most the ``limit`` earliest (and those at the same time as the last of them):
+    a long history is not read whole to answer one page (6.3.10).
+    """
     where, args, column = _where(sel)
     cols = (
         f"entity_id, attr, instance_id::text AS iid, {column} AS moment, created_at, "
         "modified_at, deleted_at, inst"
     )
+    n = len(args)
     # Built from constant fragments (see _where); every value is bound.
     if sel.query.last_n:
+        pairs = await _pairs(conn, sel)
         sql = (
-            f"SELECT * FROM (SELECT {cols}, row_number() OVER ("  # noqa: S608
-            f"PARTITION BY entity_id, attr ORDER BY {column} DESC) AS rn "
-            f"FROM attr_instance WHERE {where}) s WHERE rn <= ${len(args) + 1} "
+            f"SELECT x.* FROM unnest(${n + 1}::text[], ${n + 2}::text[]) AS p(e, a) "  # noqa: S608
+            f"CROSS JOIN LATERAL (SELECT {cols} FROM attr_instance WHERE {where} "
+            f"AND entity_id = p.e AND attr = p.a ORDER BY {column} DESC LIMIT ${n + 3}) AS x "
             "ORDER BY entity_id, attr, moment"
         )
-        args.append(sel.query.last_n)
+        rows = await conn.fetch(
+            sql, *args, [p[0] for p in pairs], [p[1] for p in pairs], sel.query.last_n
+        )
     else:
-        sql = f"SELECT {cols} FROM attr_instance WHERE {where} ORDER BY entity_id, attr, moment"  # noqa: S608
-    rows = await conn.fetch(sql, *args)
+        sql = f"SELECT {cols} FROM attr_instance WHERE {where} ORDER BY moment LIMIT ${n + 1}"  # noqa: S608
+        rows = await conn.fetch(sql, *args, limit + 1)
+        if len(rows) > limit and rows[limit]["moment"] == rows[limit - 1]["moment"]:
+            # Instances at the time of the cut are all on this page.
+            cut = f"SELECT {cols} FROM attr_instance WHERE {where} AND {column} <= ${n + 1}"  # noqa: S608
+            rows = await conn.fetch(cut, *args, rows[limit - 1]["moment"])
+        rows = sorted(rows, key=lambda r: (r["entity_id"], r["attr"], r["moment"]))
     return [
         StoredInstance(
             r["entity_id"],
@@ -364,21 +400,6 @@ _AGGREGATES = {
     "sumsq": "sum(a.num * a.num)",
 }
 
-#: The attributes of each entity that have history, one index probe per attribute (a loose
-#: index scan: PostgreSQL has no skip scan).
-_SERIES = """
-WITH RECURSIVE pairs(e, a) AS (
-    SELECT e, (SELECT attr FROM attr_instance
-               WHERE tenant = $1 AND entity_id = e ORDER BY attr LIMIT 1)
-    FROM unnest($2::text[]) AS e
-    UNION ALL
-    SELECT e, (SELECT attr FROM attr_instance
-               WHERE tenant = $1 AND entity_id = e AND attr > a ORDER BY attr LIMIT 1)
-    FROM pairs WHERE a IS NOT NULL
-)
-SELECT e, a FROM pairs WHERE a IS NOT NULL
-"""
-
 
 async def aggregate(
     conn: asyncpg.Connection,
@@ -397,10 +418,7 @@ async def aggregate(
     """
     where, args, column = _where(sel)
     q = sel.query
-    if sel.attrs is not None:
-        pairs = [(e, a) for e in sel.ids for a in sel.attrs]
-    else:
-        pairs = [(r["e"], r["a"]) for r in await conn.fetch(_SERIES, sel.tenant, sel.ids)]
+    pairs = await _pairs(conn, sel)
     if not pairs:
         return []
     n = len(args)

@@ -14,6 +14,8 @@ current state (entities/ service, unchanged), then read their history.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +51,7 @@ from context_broker.temporal.repository import InstanceRow, Selection, StoredIns
 from mims_shared.db import Database
 from mims_shared.errors import BadRequestData, InvalidRequest, NotFound, ServiceUnavailable
 
+log = logging.getLogger(__name__)
 INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
 #: The scope's history is kept as that of a Property under this IRI ("scope" in the core
 #: @context; migrations/0006_history.sql).
@@ -123,6 +126,15 @@ class TemporalService:
         except ServiceUnavailable:
             return 0
         return made
+
+    async def keep_partitions(self, every_s: float = 86_400) -> None:
+        """Make the coming months' partitions once a day, for as long as the broker runs."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.prepare()
+            except Exception:  # logged; the DEFAULT partition keeps history meanwhile
+                log.exception("history partitions could not be made")
 
     # --- checking a temporal write ---------------------------------------------------------
     def _written(
@@ -489,7 +501,7 @@ class TemporalService:
                 for e in entities
                 if single or e.id in present
             ], Page(False)
-        instances = await repository.read(conn, sel)
+        instances = await repository.read(conn, sel, self.page_limit)
         series: dict[tuple[str, str], list[tuple[datetime, Any]]] = {}
         for inst in instances:
             series.setdefault((inst.entity_id, inst.attr), []).append((inst.moment, inst))
