@@ -328,8 +328,11 @@ async def _pairs(conn: asyncpg.Connection, sel: Selection) -> list[tuple[str, st
     return [(r["e"], r["a"]) for r in await conn.fetch(_SERIES, sel.tenant, sel.ids)]
 
 
-async def read(conn: asyncpg.Connection, sel: Selection, limit: int) -> list[StoredInstance]:
-    """The selected instances in (entity, attribute, time) order.
+async def read(
+    conn: asyncpg.Connection, sel: Selection, limit: int
+) -> tuple[list[StoredInstance], set[tuple[str, str]]]:
+    """The selected instances in (entity, attribute, time) order, and the (entity,
+    attribute) pairs that have any (also those the page leaves out).
 
     With lastN, the last N of each attribute of each entity: one index probe per attribute.
     Without, at most the ``limit`` earliest (and those at the same time as the last of them):
@@ -341,6 +344,7 @@ async def read(conn: asyncpg.Connection, sel: Selection, limit: int) -> list[Sto
         "modified_at, deleted_at, inst"
     )
     n = len(args)
+    present: set[tuple[str, str]] = set()
     # Built from constant fragments (see _where); every value is bound.
     if sel.query.last_n:
         pairs = await _pairs(conn, sel)
@@ -356,12 +360,14 @@ async def read(conn: asyncpg.Connection, sel: Selection, limit: int) -> list[Sto
     else:
         sql = f"SELECT {cols} FROM attr_instance WHERE {where} ORDER BY moment LIMIT ${n + 1}"  # noqa: S608
         rows = await conn.fetch(sql, *args, limit + 1)
+        if len(rows) > limit:
+            present = await _present(conn, sel, where, args)
         if len(rows) > limit and rows[limit]["moment"] == rows[limit - 1]["moment"]:
             # Instances at the time of the cut are all on this page.
             cut = f"SELECT {cols} FROM attr_instance WHERE {where} AND {column} <= ${n + 1}"  # noqa: S608
             rows = await conn.fetch(cut, *args, rows[limit - 1]["moment"])
         rows = sorted(rows, key=lambda r: (r["entity_id"], r["attr"], r["moment"]))
-    return [
+    found = [
         StoredInstance(
             r["entity_id"],
             r["attr"],
@@ -374,6 +380,23 @@ async def read(conn: asyncpg.Connection, sel: Selection, limit: int) -> list[Sto
         )
         for r in rows
     ]
+    return found, present | {(i.entity_id, i.attr) for i in found}
+
+
+async def _present(
+    conn: asyncpg.Connection, sel: Selection, where: str, args: list[Any]
+) -> set[tuple[str, str]]:
+    """The (entity, attribute) pairs with instances in the selection: one probe each."""
+    pairs = await _pairs(conn, sel)
+    n = len(args)
+    # Built from constant fragments (see _where); every value is bound.
+    sql = (
+        f"SELECT p.e, p.a FROM unnest(${n + 1}::text[], ${n + 2}::text[]) AS p(e, a) "  # noqa: S608
+        f"WHERE EXISTS (SELECT 1 FROM attr_instance WHERE {where} "
+        "AND entity_id = p.e AND attr = p.a)"
+    )
+    rows = await conn.fetch(sql, *args, [p[0] for p in pairs], [p[1] for p in pairs])
+    return {(r["e"], r["a"]) for r in rows}
 
 
 @dataclass(slots=True)

@@ -501,11 +501,11 @@ class TemporalService:
                 for e in entities
                 if single or e.id in present
             ], Page(False)
-        instances = await repository.read(conn, sel, self.page_limit)
-        series: dict[tuple[str, str], list[tuple[datetime, Any]]] = {}
+        instances, pairs = await repository.read(conn, sel, self.page_limit)
+        series: dict[tuple[str, str], list[tuple[datetime, Any]]] = {p: [] for p in sorted(pairs)}
         for inst in instances:
-            series.setdefault((inst.entity_id, inst.attr), []).append((inst.moment, inst))
-        present = {eid for eid, _ in series}
+            series[(inst.entity_id, inst.attr)].append((inst.moment, inst))
+        present = {eid for eid, _ in pairs}
         series, page = paginate(series, self.page_limit, query)
         outs: list[dict[str, Any]] = []
         for e in entities:
