@@ -203,6 +203,80 @@ async def test_aggregated_values(client: httpx.AsyncClient) -> None:
     ]
 
 
+async def test_each_attribute_aggregates_from_its_first_instance(
+    client: httpx.AsyncClient,
+) -> None:
+    eid = new_id()
+    body = {
+        "id": eid,
+        "type": "Vehicle",
+        "speed": [prop(10, "2020-08-01T12:00:00Z"), prop(20, "2020-08-01T12:30:00Z")],
+        "fuelLevel": [prop(5, "2020-08-01T12:10:00Z"), prop(7, "2020-08-01T13:20:00Z")],
+    }
+    await create(client, body)
+    resp = await client.get(
+        f"{T}/{eid}",
+        params={"options": "aggregatedValues", "aggrMethods": "sum", "aggrPeriodDuration": "PT1H"},
+    )
+    got = resp.json()
+    assert got["speed"]["sum"] == [[30.0, "2020-08-01T12:00:00Z", "2020-08-01T13:00:00Z"]]
+    assert got["fuelLevel"]["sum"] == [
+        [5.0, "2020-08-01T12:10:00Z", "2020-08-01T13:10:00Z"],
+        [7.0, "2020-08-01T13:10:00Z", "2020-08-01T14:10:00Z"],
+    ]
+    # From timeAt, one period for the whole range (PT0S).
+    whole = await client.get(
+        f"{T}/{eid}",
+        params={
+            "options": "aggregatedValues",
+            "aggrMethods": "totalCount,min",
+            "aggrPeriodDuration": "PT0S",
+            "timerel": "between",
+            "timeAt": "2020-08-01T12:00:00Z",
+            "endTimeAt": "2020-08-01T13:00:00Z",
+        },
+    )
+    assert whole.json()["fuelLevel"] == {
+        "type": "Property",
+        "totalCount": [[1, "2020-08-01T12:00:00Z", "2020-08-01T13:00:00Z"]],
+        "min": [[5.0, "2020-08-01T12:00:00Z", "2020-08-01T13:00:00Z"]],
+    }
+
+
+async def test_purge_and_batch_delete_are_history(client: httpx.AsyncClient) -> None:
+    kind = f"Spot{uuid.uuid4().hex[:8]}"
+    a, b = new_id(kind), new_id(kind)
+    batch = [
+        {"id": a, "type": kind, "status": {"type": "Property", "value": "free"}},
+        {"id": b, "type": kind, "status": {"type": "Property", "value": "free"}},
+    ]
+    resp = await client.post("/ngsi-ld/v1/entityOperations/create", json=batch)
+    assert resp.status_code == 201
+    purge = await client.delete("/ngsi-ld/v1/entities", params={"type": kind, "drop": "status"})
+    assert purge.status_code == 204
+    resp = await client.post("/ngsi-ld/v1/entityOperations/delete", json=[b])
+    assert resp.status_code == 204
+    for eid in (a, b):
+        values = (await client.get(f"{T}/{eid}", params={"options": "temporalValues"})).json()
+        assert [v for v, _ in values["status"]["values"]] == ["free", "urn:ngsi-ld:null"]
+
+
+async def test_query_in_descending_id_order(client: httpx.AsyncClient) -> None:
+    kind = f"Bus{uuid.uuid4().hex[:8]}"
+    ids = sorted(new_id(kind) for _ in range(3))
+    for eid in ids:
+        await create(client, vehicle(eid, kind))
+    params = {"type": kind, "timerel": "after", "timeAt": "2020-01-01T00:00:00Z", "limit": "2"}
+    asc = await client.get(T, params=params)
+    assert [e["id"] for e in asc.json()] == ids[:2]
+    desc = await client.get(T, params={**params, "orderBy": "id;desc"})
+    assert [e["id"] for e in desc.json()] == ids[::-1][:2]
+    rest = await client.get(T, params={**params, "orderBy": "id;desc", "offset": "2"})
+    assert [e["id"] for e in rest.json()] == ids[:1]
+    bad = await client.get(T, params={**params, "orderBy": "speed"})
+    assert bad.status_code == 400
+
+
 async def test_query_uses_the_filters_of_query_entities(client: httpx.AsyncClient) -> None:
     kind = f"Bus{uuid.uuid4().hex[:8]}"
     fast, slow = new_id(kind), new_id(kind)
