@@ -23,7 +23,6 @@ from typing import Any
 from context_broker.entities import repository as entity_repository
 from context_broker.entities.repository import StoredEntity
 from context_broker.entities.service import (
-    NULL,
     EntityService,
     GeoParams,
     View,
@@ -51,7 +50,7 @@ from context_broker.temporal.repository import InstanceRow, Selection, StoredIns
 from mims_shared.db import Database
 from mims_shared.errors import BadRequestData, InvalidRequest, NotFound, ServiceUnavailable
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("context_broker.temporal")
 INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
 #: The scope's history is kept as that of a Property under this IRI ("scope" in the core
 #: @context; migrations/0006_history.sql).
@@ -620,6 +619,3 @@ def _scopes(raw: Any) -> list[str] | None:
     ):
         raise BadRequestData("A scope must be a path such as /Madrid/Gardens or a list of them")
     return list(dict.fromkeys(scopes))
-
-
-__all__ = ["NULL", "TemporalService", "TemporalView"]
