@@ -27,6 +27,7 @@ CHECKS = ",".join(
 )
 
 
+@pytest.mark.timeout(330)  # the run below may take up to its own 300 s on a busy machine
 @pytest.mark.parametrize("service", [s.name for s in SERVICES])
 def test_service_conforms_to_its_contract(stack: Stack, service: str, tmp_path: Path) -> None:
     base = stack.urls[service]
