@@ -19,7 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench import marketplace
+from bench import marketplace, temporal
 from bench.loadgen import Result, run
 from bench.notifications import notification_scenario
 from conftest import free_port
@@ -106,8 +106,8 @@ def scale_scenario(
 
 
 #: Groups of scenarios: the core data path, the scale curve, notification latency, the
-#: marketplace (bench/marketplace.py).
-SCENARIOS = ("core", "scale", "notify", "market")
+#: marketplace (bench/marketplace.py), the temporal API (bench/temporal.py).
+SCENARIOS = ("core", "scale", "notify", "market", "temporal")
 
 
 def row(r: Result, base: Result | None) -> dict[str, float | int | None]:
@@ -140,6 +140,8 @@ def main() -> int:
     )
     parser.add_argument("--notify-rate", type=float, default=500.0, help="updates/s")
     args = parser.parse_args()
+    if args.only == ["temporal"]:  # runs on its own databases, no stack needed
+        return temporal.main(args.duration, args.connections)
 
     pg_url, embedded = server()
     names = {s.name: f"mims_bench_{s.name.replace('-', '_')}_{RUN}" for s in SERVICES}
@@ -230,6 +232,8 @@ def main() -> int:
         if "market" in args.only:
             mp, cat = ports["marketplace"], ports["catalogue"]
             results.update(marketplace.scenarios(host, mp, cat, urls["marketplace"], d, c))
+        if "temporal" in args.only:
+            results.update(temporal.scenarios(pg_url, d, c))
     finally:
         baseline.terminate()
         baseline.wait(10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,6 +27,8 @@ from context_broker.settings import MIGRATIONS, BrokerSettings
 from context_broker.subscriptions.notifier import Notifier
 from context_broker.subscriptions.router import router as subscriptions_router
 from context_broker.subscriptions.service import SubscriptionService
+from context_broker.temporal.router import router as temporal_router
+from context_broker.temporal.service import TemporalService
 from mims_shared.health import Readiness
 from mims_shared.settings import open_database
 from mims_shared.telemetry import http_client
@@ -63,6 +66,11 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
         )
         app.state.entities = EntityService(db, app.state.conformance)
         app.state.batch = BatchService(db, app.state.entities, app.state.contexts)
+        app.state.temporal = TemporalService(
+            db, app.state.entities, page_limit=settings.temporal_page_limit
+        )
+        await app.state.temporal.prepare()
+        partitions = asyncio.create_task(app.state.temporal.keep_partitions())
         app.state.subscriptions = SubscriptionService(db, app.state.contexts)
         # Notifications: their own HTTP client (receivers are not @context servers).
         notify_client = http_client(
@@ -83,6 +91,7 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            partitions.cancel()
             await notifier.stop()
             await notify_client.aclose()
             await client.aclose()
@@ -103,6 +112,7 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
             contexts_router,
             subscriptions_router,
             datamodels_router,
+            temporal_router,
         ],
         strip_trailing_slash=True,
     )

@@ -37,3 +37,6 @@ class BrokerSettings(ServiceSettings):
     validation_default_mode: Literal["off", "warn", "enforce"] = "warn"
     #: How often the data models are read again from the catalogue.
     models_refresh_s: float = Field(default=10.0, gt=0, le=3600)
+    #: Attribute instances returned per entity by a temporal read before the history is
+    #: cut and answered 206 with a Content-Range (ETSI GS CIM 009 V1.8.1, 6.3.10).
+    temporal_page_limit: int = Field(default=1000, ge=1, le=100_000)

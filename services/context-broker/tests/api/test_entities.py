@@ -115,7 +115,7 @@ async def test_creating_twice_is_already_exists(client: httpx.AsyncClient) -> No
     ("content", "headers", "status", "etsi_type", "detail_part"),
     [
         (b"{not json", JSON, 400, "InvalidRequest", "not valid JSON"),
-        (b"", JSON, 400, "BadRequestData", "empty"),
+        (b"", JSON, 400, "InvalidRequest", "empty"),
         (
             b'{"id": "urn:x:1", "type": "T"}',
             {"Content-Type": "text/plain"},

@@ -103,7 +103,7 @@ async def read_json(
         )
     raw = await read_body(request, max_bytes=max_bytes)
     if not raw.strip():
-        raise e.BadRequestData("The request body is empty; a JSON document was expected")
+        raise e.InvalidRequest("The request body is empty; a JSON document was expected")
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -9,6 +9,7 @@ elsewhere, time stamps are given by the caller.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from context_broker.ngsild.ids import is_uri, is_valid_name
@@ -133,7 +134,14 @@ def _positions(coords: Any) -> list[list[float]]:
 
 
 def is_datetime(value: Any) -> bool:
-    return isinstance(value, str) and bool(_DATETIME.match(value))
+    """An ISO 8601 date and time with a zone offset that exists (no 30 February)."""
+    if not isinstance(value, str) or not _DATETIME.match(value):
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def instance_from(entity_id: str, name: str, raw: Any, *, depth: int = 0) -> dict[str, Any]:

@@ -35,7 +35,7 @@ async def _subscriptions(request: Request) -> SubscriptionService:
 
 Service = Annotated[SubscriptionService, Depends(_subscriptions)]
 Accept = Annotated[str | None, Header()]
-NonNegative = Annotated[int, Query(ge=0)]
+NonNegative = Annotated[int, Query(ge=0, le=1_000_000_000)]
 
 
 def _answer(

@@ -1,0 +1,1 @@
+"""Temporal evolution of entities: history storage and the temporal API."""

@@ -1,0 +1,519 @@
+"""SQL for the history (migrations/0006_history.sql): bound statements only.
+
+``attr_instance`` holds one row per attribute instance, partitioned by ``at``; the column a
+temporal query compares (``at``, ``created_at``, ``modified_at``, ``deleted_at``) comes from
+the fixed map ``TIME_PROPERTIES`` of ngsild/temporal.py, never from the request's text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import orjson
+
+from context_broker.ngsild.temporal import TIME_PROPERTIES, Duration, TemporalQuery
+
+_COLUMNS = frozenset(TIME_PROPERTIES.values())
+
+
+@dataclass(slots=True)
+class TemporalEntityRow:
+    id: str
+    types: list[str]
+    scopes: list[str] | None
+    created_at: datetime
+    modified_at: datetime
+    deleted_at: datetime | None
+
+
+@dataclass(slots=True)
+class InstanceRow:
+    """An instance to record: the attribute IRI and the instance as stored (expanded)."""
+
+    attr: str
+    inst: dict[str, Any]
+    at: datetime
+    observed_at: datetime | None
+    deleted_at: datetime | None = None
+
+
+async def history_off(conn: asyncpg.Connection) -> None:
+    """The history triggers skip this transaction: the temporal API records its own."""
+    await conn.execute("SELECT set_config('mims.history', 'off', true)")
+
+
+async def add_partitions(conn: asyncpg.Connection, months_ahead: int) -> int:
+    """Monthly partitions of the history from this month to ``months_ahead`` later."""
+    return int(await conn.fetchval("SELECT history_add_partitions($1)", months_ahead))
+
+
+def _entity(row: asyncpg.Record) -> TemporalEntityRow:
+    return TemporalEntityRow(
+        row["id"],
+        list(row["types"]),
+        row["scopes"],
+        row["created_at"],
+        row["modified_at"],
+        row["deleted_at"],
+    )
+
+
+async def get_entity(
+    conn: asyncpg.Connection, tenant: str, eid: str, *, for_update: bool = False
+) -> TemporalEntityRow | None:
+    sql = (
+        "SELECT id, types, scopes, created_at, modified_at, deleted_at FROM temporal_entity "
+        "WHERE tenant = $1 AND id = $2"
+    )
+    row = await conn.fetchrow(sql + (" FOR UPDATE" if for_update else ""), tenant, eid)
+    return None if row is None else _entity(row)
+
+
+async def get_entities(
+    conn: asyncpg.Connection, tenant: str, ids: list[str]
+) -> dict[str, TemporalEntityRow]:
+    rows = await conn.fetch(
+        "SELECT id, types, scopes, created_at, modified_at, deleted_at FROM temporal_entity "
+        "WHERE tenant = $1 AND id = ANY($2::text[])",
+        tenant,
+        ids,
+    )
+    return {r["id"]: _entity(r) for r in rows}
+
+
+async def save_entity(
+    conn: asyncpg.Connection,
+    tenant: str,
+    eid: str,
+    types: list[str],
+    scopes: list[str] | None,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO temporal_entity (tenant, id, types, scopes, created_at, modified_at) "
+        "VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (tenant, id) DO UPDATE SET "
+        "types = EXCLUDED.types, scopes = EXCLUDED.scopes, modified_at = EXCLUDED.modified_at, "
+        "deleted_at = NULL",
+        tenant,
+        eid,
+        types,
+        scopes,
+        now,
+    )
+
+
+async def insert_instances(
+    conn: asyncpg.Connection, tenant: str, eid: str, rows: list[InstanceRow], now: datetime
+) -> None:
+    """Record instances (two statements whatever their number). An instance observed at
+    the same time as one recorded (same attribute and datasetId) replaces it."""
+    if not rows:
+        return
+    observed = [r for r in rows if r.observed_at is not None]
+    if observed:
+        await conn.execute(
+            """
+            DELETE FROM attr_instance a
+            USING unnest($3::text[], $4::text[], $5::timestamptz[]) AS u(attr, ds, observed_at)
+            WHERE a.tenant = $1 AND a.entity_id = $2 AND a.attr = u.attr
+              AND a.dataset_id IS NOT DISTINCT FROM u.ds AND a.at = u.observed_at
+              AND a.observed_at = u.observed_at
+            """,
+            tenant,
+            eid,
+            [r.attr for r in observed],
+            [r.inst.get("datasetId") for r in observed],
+            [r.observed_at for r in observed],
+        )
+    await conn.execute(
+        """
+        INSERT INTO attr_instance (tenant, entity_id, attr, dataset_id, at, observed_at,
+                                   created_at, modified_at, deleted_at, num, inst)
+        SELECT $1, $2, r.attr, r.inst ->> 'datasetId', r.at, r.observed_at, $3, $3,
+               r.deleted_at,
+               CASE WHEN jsonb_typeof(r.inst -> 'value') = 'number'
+                    THEN (r.inst ->> 'value')::float8 END,
+               r.inst
+        FROM unnest($4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
+                    $8::timestamptz[]) AS u(attr, inst_text, at, observed_at, deleted_at)
+        CROSS JOIN LATERAL (SELECT u.attr, u.inst_text::jsonb AS inst, u.at, u.observed_at,
+                                   u.deleted_at) AS r
+        """,
+        tenant,
+        eid,
+        now,
+        [r.attr for r in rows],
+        [orjson.dumps(r.inst).decode() for r in rows],
+        [r.at for r in rows],
+        [r.observed_at for r in rows],
+        [r.deleted_at for r in rows],
+    )
+
+
+async def delete_entity(conn: asyncpg.Connection, tenant: str, eid: str) -> bool:
+    """Forget the whole history of an entity; False when there was none."""
+    await conn.execute(
+        "DELETE FROM attr_instance WHERE tenant = $1 AND entity_id = $2", tenant, eid
+    )
+    done = await conn.fetchval(
+        "DELETE FROM temporal_entity WHERE tenant = $1 AND id = $2 RETURNING 1", tenant, eid
+    )
+    return done is not None
+
+
+async def delete_attribute(
+    conn: asyncpg.Connection,
+    tenant: str,
+    eid: str,
+    attr: str,
+    dataset_id: str | None,
+    delete_all: bool,
+) -> int:
+    """Forget the instances of an attribute (of one datasetId, or all); how many."""
+    if delete_all:
+        status = await conn.execute(
+            "DELETE FROM attr_instance WHERE tenant = $1 AND entity_id = $2 AND attr = $3",
+            tenant,
+            eid,
+            attr,
+        )
+    else:
+        status = await conn.execute(
+            "DELETE FROM attr_instance WHERE tenant = $1 AND entity_id = $2 AND attr = $3 "
+            "AND dataset_id IS NOT DISTINCT FROM $4",
+            tenant,
+            eid,
+            attr,
+            dataset_id,
+        )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def get_instance(
+    conn: asyncpg.Connection, tenant: str, eid: str, attr: str, instance_id: str
+) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT inst FROM attr_instance WHERE tenant = $1 AND entity_id = $2 AND attr = $3 "
+        "AND instance_id = $4::uuid FOR UPDATE",
+        tenant,
+        eid,
+        attr,
+        instance_id,
+    )
+    return None if row is None else dict(row["inst"])
+
+
+async def replace_instance(
+    conn: asyncpg.Connection,
+    tenant: str,
+    eid: str,
+    attr: str,
+    instance_id: str,
+    inst: dict[str, Any],
+    observed_at: datetime | None,
+    now: datetime,
+) -> None:
+    """Correct one instance (5.6.14): its members and times; it keeps its instanceId. The
+    row moves to another partition when its time changes (PostgreSQL does that)."""
+    await conn.execute(
+        "UPDATE attr_instance SET inst = $5::text::jsonb, observed_at = $6, "
+        "at = coalesce($6, at), modified_at = $7, dataset_id = $5::text::jsonb ->> 'datasetId', "
+        "num = CASE WHEN jsonb_typeof($5::text::jsonb -> 'value') = 'number' "
+        "THEN ($5::text::jsonb ->> 'value')::float8 END "
+        "WHERE tenant = $1 AND entity_id = $2 AND attr = $3 AND instance_id = $4::uuid",
+        tenant,
+        eid,
+        attr,
+        instance_id,
+        orjson.dumps(inst).decode(),
+        observed_at,
+        now,
+    )
+
+
+async def delete_instance(
+    conn: asyncpg.Connection, tenant: str, eid: str, attr: str, instance_id: str
+) -> bool:
+    done = await conn.fetchval(
+        "DELETE FROM attr_instance WHERE tenant = $1 AND entity_id = $2 AND attr = $3 "
+        "AND instance_id = $4::uuid RETURNING 1",
+        tenant,
+        eid,
+        attr,
+        instance_id,
+    )
+    return done is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which instances a temporal read wants: entities, attributes, datasetIds, time."""
+
+    tenant: str
+    ids: list[str]
+    attrs: list[str] | None
+    #: datasetIds to keep (None: the default instance); None: all.
+    dataset_ids: frozenset[str | None] | None
+    query: TemporalQuery
+
+
+def _where(sel: Selection) -> tuple[str, list[Any], str]:
+    """The WHERE clause of a selection (constant fragments, every value bound), its
+    arguments and the time column."""
+    column = sel.query.column
+    if column not in _COLUMNS:  # the map is fixed; this guards the f-strings below
+        raise ValueError(column)
+    args: list[Any] = [sel.tenant, sel.ids]
+    clauses = ["tenant = $1", "entity_id = ANY($2::text[])"]
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if sel.attrs is not None:
+        clauses.append(f"attr = ANY({arg(sel.attrs)}::text[])")
+    if sel.dataset_ids is not None:
+        named = [d for d in sel.dataset_ids if d is not None]
+        clauses.append(
+            f"(dataset_id = ANY({arg(named)}::text[]) "
+            f"OR (dataset_id IS NULL AND {arg(None in sel.dataset_ids)}::bool))"
+        )
+    if column != "at":
+        clauses.append(f"{column} IS NOT NULL")
+    q = sel.query
+    if q.timerel == "after":
+        clauses.append(f"{column} >= {arg(q.time_at)}")
+    elif q.timerel == "before":
+        clauses.append(f"{column} < {arg(q.time_at)}")
+    elif q.timerel == "between":
+        clauses.append(f"{column} >= {arg(q.time_at)} AND {column} < {arg(q.end_time_at)}")
+    return " AND ".join(clauses), args, column
+
+
+@dataclass(slots=True)
+class StoredInstance:
+    entity_id: str
+    attr: str
+    instance_id: str
+    moment: datetime  # the value of the query's time property
+    created_at: datetime
+    modified_at: datetime
+    deleted_at: datetime | None
+    inst: dict[str, Any]
+
+
+#: The attributes of each entity that have history, one index probe per attribute (a loose
+#: index scan: PostgreSQL has no skip scan).
+_SERIES = """
+WITH RECURSIVE pairs(e, a) AS (
+    SELECT e, (SELECT attr FROM attr_instance
+               WHERE tenant = $1 AND entity_id = e ORDER BY attr LIMIT 1)
+    FROM unnest($2::text[]) AS e
+    UNION ALL
+    SELECT e, (SELECT attr FROM attr_instance
+               WHERE tenant = $1 AND entity_id = e AND attr > a ORDER BY attr LIMIT 1)
+    FROM pairs WHERE a IS NOT NULL
+)
+SELECT e, a FROM pairs WHERE a IS NOT NULL
+"""
+
+
+async def _pairs(conn: asyncpg.Connection, sel: Selection) -> list[tuple[str, str]]:
+    """(entity, attribute) of the selection: those asked for, or those with history."""
+    if sel.attrs is not None:
+        return [(e, a) for e in sel.ids for a in sel.attrs]
+    return [(r["e"], r["a"]) for r in await conn.fetch(_SERIES, sel.tenant, sel.ids)]
+
+
+async def read(
+    conn: asyncpg.Connection, sel: Selection, limit: int
+) -> tuple[list[StoredInstance], set[tuple[str, str]]]:
+    """The selected instances in (entity, attribute, time) order, and the (entity,
+    attribute) pairs that have any (also those the page leaves out).
+
+    With lastN, the last N of each attribute of each entity: one index probe per attribute.
+    Without, at most the ``limit`` earliest (and those at the same time as the last of them):
+    a long history is not read whole to answer one page (6.3.10).
+    """
+    where, args, column = _where(sel)
+    cols = (
+        f"entity_id, attr, instance_id::text AS iid, {column} AS moment, created_at, "
+        "modified_at, deleted_at, inst"
+    )
+    n = len(args)
+    present: set[tuple[str, str]] = set()
+    # Built from constant fragments (see _where); every value is bound.
+    if sel.query.last_n:
+        pairs = await _pairs(conn, sel)
+        sql = (
+            f"SELECT x.* FROM unnest(${n + 1}::text[], ${n + 2}::text[]) AS p(e, a) "  # noqa: S608
+            f"CROSS JOIN LATERAL (SELECT {cols} FROM attr_instance WHERE {where} "
+            f"AND entity_id = p.e AND attr = p.a ORDER BY {column} DESC LIMIT ${n + 3}) AS x "
+            "ORDER BY entity_id, attr, moment"
+        )
+        rows = await conn.fetch(
+            sql, *args, [p[0] for p in pairs], [p[1] for p in pairs], sel.query.last_n
+        )
+    else:
+        sql = f"SELECT {cols} FROM attr_instance WHERE {where} ORDER BY moment LIMIT ${n + 1}"  # noqa: S608
+        rows = await conn.fetch(sql, *args, limit + 1)
+        if len(rows) > limit:
+            present = await _present(conn, sel, where, args)
+        if len(rows) > limit and rows[limit]["moment"] == rows[limit - 1]["moment"]:
+            # Instances at the time of the cut are all on this page.
+            cut = f"SELECT {cols} FROM attr_instance WHERE {where} AND {column} <= ${n + 1}"  # noqa: S608
+            rows = await conn.fetch(cut, *args, rows[limit - 1]["moment"])
+        rows = sorted(rows, key=lambda r: (r["entity_id"], r["attr"], r["moment"]))
+    found = [
+        StoredInstance(
+            r["entity_id"],
+            r["attr"],
+            r["iid"],
+            r["moment"],
+            r["created_at"],
+            r["modified_at"],
+            r["deleted_at"],
+            r["inst"],
+        )
+        for r in rows
+    ]
+    return found, present | {(i.entity_id, i.attr) for i in found}
+
+
+async def _present(
+    conn: asyncpg.Connection, sel: Selection, where: str, args: list[Any]
+) -> set[tuple[str, str]]:
+    """The (entity, attribute) pairs with instances in the selection: one probe each."""
+    pairs = await _pairs(conn, sel)
+    n = len(args)
+    # Built from constant fragments (see _where); every value is bound.
+    sql = (
+        f"SELECT p.e, p.a FROM unnest(${n + 1}::text[], ${n + 2}::text[]) AS p(e, a) "  # noqa: S608
+        f"WHERE EXISTS (SELECT 1 FROM attr_instance WHERE {where} "
+        "AND entity_id = p.e AND attr = p.a)"
+    )
+    rows = await conn.fetch(sql, *args, [p[0] for p in pairs], [p[1] for p in pairs])
+    return {(r["e"], r["a"]) for r in rows}
+
+
+@dataclass(slots=True)
+class Bucket:
+    entity_id: str
+    attr: str
+    dataset_id: str | None
+    kind: str
+    start: datetime
+    end: datetime
+    results: dict[str, Any]
+
+
+_AGGREGATES = {
+    "totalCount": "count(*)",
+    # Numbers compared as numbers (no JSON read), other values as JSON.
+    "distinctCount": "count(DISTINCT a.num) + count(DISTINCT CASE WHEN a.num IS NULL THEN "
+    "coalesce(a.inst -> 'value', a.inst -> 'object', a.inst) END)",
+    "sum": "sum(a.num)",
+    "avg": "avg(a.num)",
+    "min": "min(a.num)",
+    "max": "max(a.num)",
+    "stddev": "CASE WHEN count(a.num) > 0 THEN coalesce(stddev_samp(a.num), 0) END",
+    "sumsq": "sum(a.num * a.num)",
+}
+
+
+async def aggregate(
+    conn: asyncpg.Connection,
+    sel: Selection,
+    methods: list[str],
+    period: Duration | None,
+) -> list[Bucket]:
+    """The aggregated values of the selected instances (4.5.19), per entity, attribute,
+    datasetId and period, on a connection in a transaction. Periods start at timeAt (after,
+    between) or at the first selected instance of the attribute and last ``period``; without
+    one (or PT0S) there is one period, to endTimeAt, timeAt (before) or the last instance.
+
+    First the attributes (``attrs``, or those with history) and, per attribute, its first
+    selected instance (its kind, and the origin of the periods): index probes. Then one
+    grouped scan; work_mem is raised for it so that the groups are hashed in memory.
+    """
+    where, args, column = _where(sel)
+    q = sel.query
+    pairs = await _pairs(conn, sel)
+    if not pairs:
+        return []
+    n = len(args)
+    first = (
+        f"SELECT p.e, p.a, f.moment, f.kind FROM unnest(${n + 1}::text[], ${n + 2}::text[]) "  # noqa: S608
+        f"AS p(e, a) CROSS JOIN LATERAL (SELECT {column} AS moment, inst ->> 'type' AS kind "
+        f"FROM attr_instance WHERE {where} AND entity_id = p.e AND attr = p.a "
+        f"ORDER BY {column} LIMIT 1) AS f"
+    )
+    firsts = await conn.fetch(first, *args, [p[0] for p in pairs], [p[1] for p in pairs])
+    if not firsts:
+        return []
+    kinds = {(r["e"], r["a"]): r["kind"] or "Property" for r in firsts}
+    origins = [q.time_at if q.timerel in ("after", "between") else r["moment"] for r in firsts]
+    if len(set(origins)) == 1:  # one attribute, or periods from timeAt: a constant origin
+        origin, join = f"${n + 1}::timestamptz", ""
+        args.append(origins[0])
+    else:
+        origin = "o.origin"
+        join = (
+            f"JOIN unnest(${n + 1}::text[], ${n + 2}::text[], ${n + 3}::timestamptz[]) "
+            "AS o(oe, oa, origin) ON o.oe = a.entity_id AND o.oa = a.attr"
+        )
+        args += [[r["e"] for r in firsts], [r["a"] for r in firsts], origins]
+    if period is None or period.is_zero:
+        bucket = origin
+        if q.timerel in ("between", "before"):
+            end = f"${len(args) + 1}::timestamptz"
+            args.append(q.end_time_at if q.timerel == "between" else q.time_at)
+        else:
+            end = "max(a.moment)"
+    elif period.months:
+        months = f"${len(args) + 1}::int"
+        args.append(period.months)
+        age = f"age(a.{column}, {origin})"
+        bucket = (
+            f"{origin} + (((extract(year FROM {age}) * 12 + extract(month FROM {age}))::int "
+            f"/ {months}) * {months}) * interval '1 month'"
+        )
+        end = f"b + {months} * interval '1 month'"
+    else:
+        stride = f"${len(args) + 1}::interval"
+        args.append(_interval(period.seconds))
+        bucket = f"date_bin({stride}, a.{column}, {origin})"
+        end = f"b + {stride}"
+    chosen = ", ".join(f"{_AGGREGATES[m]} AS m{i}" for i, m in enumerate(methods))
+    inst = ", a.inst" if "distinctCount" in methods else ""  # read only when needed
+    # Built from constant fragments (see _where and _AGGREGATES); every value is bound.
+    # Grouped by hashing (work_mem raised for this transaction), then sorted here.
+    sql = (
+        f"SELECT entity_id, attr, dataset_id, b, {end} AS e, {chosen} FROM ("  # noqa: S608
+        f"SELECT a.entity_id, a.attr, a.dataset_id, a.num, a.{column} AS moment{inst}, "
+        f"{bucket} AS b FROM attr_instance a {join} WHERE {where}) a "
+        "GROUP BY entity_id, attr, dataset_id, b"
+    )
+    await conn.execute("SET LOCAL work_mem = '64MB'")
+    rows = await conn.fetch(sql, *args)
+    buckets = [
+        Bucket(
+            r["entity_id"],
+            r["attr"],
+            r["dataset_id"],
+            kinds.get((r["entity_id"], r["attr"]), "Property"),
+            r["b"],
+            r["e"],
+            dict(zip(methods, r[5:], strict=True)),  # counts are int, the rest float8
+        )
+        for r in rows
+    ]
+    buckets.sort(key=lambda b: (b.entity_id, b.attr, b.dataset_id or "", b.start))
+    return buckets
+
+
+def _interval(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)
