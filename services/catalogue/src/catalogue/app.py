@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from catalogue import __version__
-from catalogue.datasets.router import router as datasets_router
-from catalogue.datasets.service import DatasetService
+from catalogue.records.router import router as records_router
+from catalogue.records.service import RecordService
 from catalogue.settings import MIGRATIONS, CatalogueSettings
 from mims_shared.health import Readiness
 from mims_shared.settings import open_database
@@ -24,7 +24,7 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = open_database(settings)
         app.state.readiness = Readiness(db, MIGRATIONS)
-        app.state.datasets = DatasetService(db, settings.public_base_url)
+        app.state.records = RecordService(db, settings.public_base_url)
         try:
             yield
         finally:
@@ -37,5 +37,5 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         version=__version__,
         render=render_problem_json,
         lifespan=lifespan,
-        routers=[datasets_router],
+        routers=[records_router],
     )

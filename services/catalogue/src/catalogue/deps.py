@@ -1,4 +1,4 @@
-"""Dependencies the routers use: the parsed body and the services built by the lifespan."""
+"""Dependencies the routers use: parsed bodies and the services built by the lifespan."""
 
 from __future__ import annotations
 
@@ -6,15 +6,16 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from catalogue.datasets.service import DatasetService
+from catalogue.records.service import RecordService
 from mims_shared.web.body import json_body
 
 Json = Annotated[Any, json_body("application/json")]
+#: An ODRL policy: JSON-LD or plain JSON.
+Policy = Annotated[Any, json_body("application/ld+json", "application/json")]
 
 
-async def _datasets(request: Request) -> DatasetService:
-    service: DatasetService = request.app.state.datasets
-    return service
+async def _records(request: Request) -> RecordService:
+    return request.app.state.records  # type: ignore[no-any-return]
 
 
-datasets = Depends(_datasets)
+Records = Annotated[RecordService, Depends(_records)]
