@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from catalogue import __version__
+from catalogue.documents.router import router as documents_router
+from catalogue.documents.service import DocumentService
 from catalogue.records.router import router as records_router
 from catalogue.records.service import RecordService
 from catalogue.settings import MIGRATIONS, CatalogueSettings
@@ -25,6 +27,15 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         db = open_database(settings)
         app.state.readiness = Readiness(db, MIGRATIONS)
         app.state.records = RecordService(db, settings.public_base_url)
+        lang = settings.catalogue_language
+        app.state.documents = DocumentService(
+            db,
+            settings.public_base_url,
+            title={lang: settings.catalogue_title},
+            description={lang: settings.catalogue_description},
+            publisher_name=settings.publisher_name,
+            homepage=settings.homepage,
+        )
         try:
             yield
         finally:
@@ -37,5 +48,5 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         version=__version__,
         render=render_problem_json,
         lifespan=lifespan,
-        routers=[records_router],
+        routers=[records_router, documents_router],
     )

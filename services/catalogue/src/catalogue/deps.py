@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from catalogue.documents.service import DocumentService
 from catalogue.records.service import RecordService
 from mims_shared.web.body import json_body
 
@@ -19,3 +20,11 @@ async def _records(request: Request) -> RecordService:
 
 
 Records = Annotated[RecordService, Depends(_records)]
+
+
+async def _documents(request: Request) -> DocumentService:
+    service: DocumentService = request.app.state.documents
+    return service
+
+
+Documents = Annotated[DocumentService, Depends(_documents)]

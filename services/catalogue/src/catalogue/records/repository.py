@@ -10,7 +10,6 @@ import asyncpg
 from catalogue.dcat.model import IndexColumns
 from mims_shared.db import jsonb
 
-
 _INSERT = (
     "INSERT INTO record (kind, id, parent, source, record, refs, themes, orgs, formats, "
     "licences, tags, models, title_sort) "
