@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from catalogue import __version__
+from catalogue.ckan.router import router as ckan_router
+from catalogue.ckan.service import CkanService
 from catalogue.documents.router import router as documents_router
 from catalogue.documents.service import DocumentService
 from catalogue.records.router import router as records_router
@@ -28,6 +30,12 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         app.state.readiness = Readiness(db, MIGRATIONS)
         app.state.records = RecordService(db, settings.public_base_url)
         lang = settings.catalogue_language
+        app.state.ckan = CkanService(
+            db,
+            settings.public_base_url,
+            title=settings.catalogue_title,
+            description=settings.catalogue_description,
+        )
         app.state.documents = DocumentService(
             db,
             settings.public_base_url,
@@ -48,5 +56,5 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         version=__version__,
         render=render_problem_json,
         lifespan=lifespan,
-        routers=[records_router, documents_router],
+        routers=[records_router, documents_router, ckan_router],
     )

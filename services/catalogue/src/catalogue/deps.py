@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from catalogue.ckan.service import CkanService
 from catalogue.documents.service import DocumentService
 from catalogue.records.service import RecordService
 from mims_shared.web.body import json_body
@@ -28,3 +29,11 @@ async def _documents(request: Request) -> DocumentService:
 
 
 Documents = Annotated[DocumentService, Depends(_documents)]
+
+
+async def _ckan(request: Request) -> CkanService:
+    service: CkanService = request.app.state.ckan
+    return service
+
+
+Ckan = Annotated[CkanService, Depends(_ckan)]
