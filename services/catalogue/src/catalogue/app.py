@@ -12,6 +12,8 @@ from catalogue.ckan.router import router as ckan_router
 from catalogue.ckan.service import CkanService
 from catalogue.documents.router import router as documents_router
 from catalogue.documents.service import DocumentService
+from catalogue.harvest.router import router as harvest_router
+from catalogue.harvest.service import HarvestService, scheduled
 from catalogue.records.router import router as records_router
 from catalogue.records.service import RecordService
 from catalogue.settings import MIGRATIONS, CatalogueSettings
@@ -44,8 +46,12 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
             publisher_name=settings.publisher_name,
             homepage=settings.homepage,
         )
+        app.state.harvest = HarvestService(db, settings)
         try:
-            yield
+            if settings.broker_harvest_interval_s > 0:
+                await app.state.harvest.ensure_broker_source()
+            async with scheduled(app.state.harvest, settings.harvest_poll_s):
+                yield
         finally:
             await db.dispose()
 
@@ -56,5 +62,5 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         version=__version__,
         render=render_problem_json,
         lifespan=lifespan,
-        routers=[records_router, documents_router, ckan_router],
+        routers=[records_router, documents_router, ckan_router, harvest_router],
     )

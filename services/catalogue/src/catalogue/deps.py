@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from catalogue.ckan.service import CkanService
 from catalogue.documents.service import DocumentService
+from catalogue.harvest.service import HarvestService
 from catalogue.records.service import RecordService
 from mims_shared.web.body import json_body
 
@@ -37,3 +38,11 @@ async def _ckan(request: Request) -> CkanService:
 
 
 Ckan = Annotated[CkanService, Depends(_ckan)]
+
+
+async def _harvest(request: Request) -> HarvestService:
+    service: HarvestService = request.app.state.harvest
+    return service
+
+
+Harvest = Annotated[HarvestService, Depends(_harvest)]
