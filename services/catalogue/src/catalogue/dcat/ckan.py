@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from catalogue.dcat import vocab
@@ -92,9 +92,16 @@ def _timestamp(value: str) -> datetime | None:
     if value in ("*", "NOW"):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except (ValueError, OverflowError):
         raise search_error(f"Cannot parse {value[:50]!r} as a date") from None
+
+
+def utc(value: datetime) -> datetime:
+    """``value`` in UTC (a time without zone is read as UTC); OverflowError at the edges."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def _canon(fname: str, value: str) -> str:

@@ -151,7 +151,10 @@ class AgentIn(_Record):
     """foaf:Agent (DCAT-AP 3.0.1, 6.2): a publisher, a provider of a tool."""
 
     name: Annotated[str, Field(max_length=500)] | None = None
-    email: Annotated[str, Field(pattern=r"^[^@\s<>\"]+@[^@\s<>\"]+$", max_length=300)] | None = None
+    email: (
+        Annotated[str, Field(pattern=r"^[^@\s<>\"{}|\\^`]+@[^@\s<>\"{}|\\^`]+$", max_length=300)]
+        | None
+    ) = None
     homepage: Url | None = None
 
 
@@ -159,7 +162,10 @@ class ContactPointIn(_Record):
     """vcard:Kind (DCAT-AP 3.0.1, 6.20): who to contact about a resource."""
 
     fn: Annotated[str, Field(min_length=1, max_length=500)]
-    email: Annotated[str, Field(pattern=r"^[^@\s<>\"]+@[^@\s<>\"]+$", max_length=300)] | None = None
+    email: (
+        Annotated[str, Field(pattern=r"^[^@\s<>\"{}|\\^`]+@[^@\s<>\"{}|\\^`]+$", max_length=300)]
+        | None
+    ) = None
     url: Url | None = None
 
 

@@ -9,6 +9,7 @@ DCAT-AP 3.0.1 property tables (sections 6.3 to 6.20).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -438,7 +439,7 @@ class Mapper:
     def _odrl_ref(g: Graph, s: URIRef | BNode, p: URIRef, value: Any) -> None:
         if isinstance(value, dict):
             value = value.get("uid") or value.get("@id")
-        if isinstance(value, str) and ":" in value:
+        if _is_iri(value):
             g.add((s, p, URIRef(value)))
 
     def describe(self, g: Graph, st: Stored, b: Bundle) -> URIRef:
@@ -512,6 +513,21 @@ _MEMBER = {
 }
 #: the kinds the catalogue document lists, in this order
 CATALOGUE_KINDS = ("dataset", "dataset-series", "data-service", "catalogue", "data-model", "tool")
+
+
+_IRI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,100}$")
+
+
+def _is_iri(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 2000 and _IRI.match(value) is not None
+
+
+def _odrl_term(value: Any) -> URIRef | None:
+    """An ODRL vocabulary term (``use``, ``lteq``) or an IRI; None for anything else."""
+    if isinstance(value, str) and _NAME.match(value):
+        return ODRL[value]
+    return URIRef(value) if _is_iri(value) else None
 
 
 def _resource_link(g: Graph, s: URIRef, p: URIRef, url: str) -> None:

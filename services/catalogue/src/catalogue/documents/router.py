@@ -24,7 +24,7 @@ Since = Annotated[datetime | None, Query()]
 async def _respond(
     service: Documents, path: str, media: str, page: int, size: int, since: datetime | None
 ) -> StreamingResponse:
-    body = service.document(path, media, page, size, since)
+    body = await service.document(path, media, page, size, since)
     return StreamingResponse(body, media_type=media, headers={"Vary": "Accept"})
 
 

@@ -23,9 +23,11 @@ from catalogue.dcat.rdf import (
     turtle_body,
     turtle_prefix_block,
 )
+from catalogue.dcat.ckan import utc
 from catalogue.documents import repository
 from catalogue.records.bundles import load_bundle, stored
 from mims_shared.db import Database
+from mims_shared.errors import BadRequestData
 
 CHUNK = 50
 
@@ -87,8 +89,19 @@ class DocumentService:
     async def document(
         self, path: str, media_type: str, page: int, size: int, since: datetime | None
     ) -> AsyncIterator[bytes]:
-        """The page as bytes, chunk by chunk for Turtle, whole for the other syntaxes."""
+        """The page: checked and counted now, its bytes streamed by the iterator returned
+        (chunk by chunk for Turtle, whole for the other syntaxes)."""
+        if since is not None:
+            try:
+                since = utc(since)
+            except OverflowError:
+                raise BadRequestData("modified_since is out of range") from None
         links, items = await self._head(path, page, size, since)
+        return self._stream(media_type, links, items)
+
+    async def _stream(
+        self, media_type: str, links: PageLinks, items: list[Stored]
+    ) -> AsyncIterator[bytes]:
         head = self.mapper.new_graph()
         self.mapper.catalogue_head(
             head,
