@@ -24,6 +24,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, FOAF, RDF
 
 from catalogue.dcat import vocab
+from catalogue.dcat.model import URL_PATTERN
 from catalogue.dcat.rdf import DCAT
 
 
@@ -135,7 +136,7 @@ def _coded(v: vocab.Vocabulary, value: str, notes: list[str], what: str) -> str 
 
 def _url(value: Any) -> str | None:
     text = str(value)
-    return text if re.fullmatch(r"https?://[^\s<>\"{}|\\^`]+", text) and len(text) <= 2000 else None
+    return text if re.fullmatch(URL_PATTERN, text) and len(text) <= 2000 else None
 
 
 def from_dcat(source: str, g: Graph) -> list[HarvestedDataset]:

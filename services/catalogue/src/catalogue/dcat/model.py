@@ -20,7 +20,9 @@ from catalogue.dcat import vocab
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 LocalId = Annotated[str, Field(pattern=ID_PATTERN)]
-Url = Annotated[str, Field(pattern=r"^https?://[^\s<>\"{}|\\^`]+$", max_length=2000)]
+#: An http(s) URL in the characters RFC 3986 allows (non-ASCII must be percent-encoded).
+URL_PATTERN = r"^https?://[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+$"
+Url = Annotated[str, Field(pattern=URL_PATTERN, max_length=2000)]
 #: A URI, or the identifier of a data model of this catalogue.
 StandardRef = Annotated[
     str,

@@ -24,7 +24,7 @@ from rdflib import Graph
 from catalogue.dcat import harvest as mapping
 from catalogue.dcat import shacl
 from catalogue.dcat.harvest import HarvestedDataset
-from catalogue.dcat.model import ID_PATTERN, KINDS, index_columns, ref_keys
+from catalogue.dcat.model import ID_PATTERN, KINDS, URL_PATTERN, index_columns, ref_keys
 from catalogue.dcat.rdf import Bundle, Mapper, Stored
 from catalogue.harvest import repository
 from catalogue.records import repository as records
@@ -59,7 +59,7 @@ class SourceIn(BaseModel):
 
     identifier: str | None = Field(default=None, pattern=ID_PATTERN.replace("127", "40"))
     type: Literal["dcat", "ckan", "ngsi-ld"]
-    url: str = Field(pattern=r"^https?://[^\s<>\"{}|\\^`]+$", max_length=2000)
+    url: str = Field(pattern=URL_PATTERN, max_length=2000)
     title: str | None = Field(default=None, max_length=500)
     tenant: str = Field(default="", max_length=100, pattern=r"^[A-Za-z0-9_-]*$")
     intervalSeconds: int | None = Field(default=None, ge=60, le=7 * 24 * 3600)  # noqa: N815
@@ -172,8 +172,10 @@ class HarvestService:
             raise HarvestFailed(
                 f"{url} did not answer within {self.settings.harvest_timeout_s} s"
             ) from None
-        except httpx.HTTPError as exc:
-            raise HarvestFailed(f"{url} could not be read: {type(exc).__name__}: {exc}") from None
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+            raise HarvestFailed(
+                f"{url[:300]} could not be read: {type(exc).__name__}: {exc}"
+            ) from None
         if resp.status_code >= 400:
             raise HarvestFailed(
                 f"{url} answered {resp.status_code}: {body[:200].decode(errors='replace')}"
