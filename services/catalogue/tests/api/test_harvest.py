@@ -17,10 +17,10 @@ from starlette.routing import Route
 from catalogue.app import create_app
 from catalogue.settings import CatalogueSettings
 from conftest import RUN_ID, free_port, serve
+from context_broker.app import create_app as create_broker
 from mims_shared.db import maintenance_url
 from mims_stack.database import prepare
 from mims_stack.services import spec
-from context_broker.app import create_app as create_broker
 
 from .helpers import conforms, post, uid
 from .servers import http_server

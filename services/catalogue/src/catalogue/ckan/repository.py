@@ -62,7 +62,8 @@ def search_sql(
     order_by += ", id ASC" if all(c != "id" for c, _ in order) else ""
     parts = [
         # The params CTE types $3-$6 when a shape of search leaves some of them unused.
-        "WITH params AS (SELECT $3::int AS fl, $4::int AS fm, $5::text AS lang, $6::text AS qt), "
+        # Fixed fragments and whitelisted column names only:
+        "WITH params AS (SELECT $3::int AS fl, $4::int AS fm, $5::text AS lang, $6::text AS qt), "  # noqa: S608
         "m AS MATERIALIZED (SELECT id, modified, issued, title_sort, "
         + score
         + " AS score"
@@ -82,7 +83,8 @@ def search_sql(
     for fname in facets:
         col = FACETS[fname]
         parts.append(
-            ", (SELECT coalesce(json_agg(json_build_array(v, c) ORDER BY c DESC, v), '[]'::json) "
+            # col comes from the FACETS whitelist
+            ", (SELECT coalesce(json_agg(json_build_array(v, c) ORDER BY c DESC, v), '[]'::json) "  # noqa: S608
             "FROM (SELECT v, count(*) AS c FROM m, unnest(m."
             + col
             + ") AS v GROUP BY v HAVING count(*) >= $4 ORDER BY c DESC, v LIMIT $3) f) AS f_"
@@ -134,10 +136,10 @@ async def search(
     return int(row["total"]), list(_decode(row["results"])), found
 
 
-_SHOW = "SELECT " + _PACKAGE_JSON + " AS pkg FROM record r WHERE r.kind = 'dataset' AND r.id = $1"
+_SHOW = "SELECT " + _PACKAGE_JSON + " AS pkg FROM record r WHERE r.kind = 'dataset' AND r.id = $1"  # noqa: S608
 _LIST = "SELECT id FROM record WHERE kind = 'dataset' ORDER BY id OFFSET $1 LIMIT $2"
 _RECENT = (
-    "SELECT " + _PACKAGE_JSON + " AS pkg FROM record r WHERE r.kind = 'dataset' "
+    "SELECT " + _PACKAGE_JSON + " AS pkg FROM record r WHERE r.kind = 'dataset' "  # noqa: S608
     "ORDER BY r.modified DESC, r.id OFFSET $1 LIMIT $2"
 )
 _ORGS = (
@@ -168,7 +170,7 @@ async def recent(conn: asyncpg.Connection, offset: int, limit: int) -> list[dict
 
 
 async def organizations(conn: asyncpg.Connection, offset: int, limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch(_ORGS, offset, limit)
+    return list(await conn.fetch(_ORGS, offset, limit))
 
 
 async def organization(conn: asyncpg.Connection, oid: str) -> asyncpg.Record | None:

@@ -14,8 +14,8 @@ from starlette.responses import Response
 from catalogue.dcat.ckan import CkanError, validation_error
 from catalogue.deps import Ckan
 from mims_shared.errors import DomainError, PayloadTooLarge, ServiceUnavailable
-from mims_shared.web.problems import status_of
 from mims_shared.web.body import read_json
+from mims_shared.web.problems import status_of
 
 router = APIRouter()
 

@@ -24,4 +24,4 @@ async def count(conn: asyncpg.Connection, kinds: list[str], since: datetime | No
 async def page(
     conn: asyncpg.Connection, kinds: list[str], since: datetime | None, offset: int, limit: int
 ) -> list[asyncpg.Record]:
-    return await conn.fetch(_PAGE, kinds, since, offset, limit)
+    return list(await conn.fetch(_PAGE, kinds, since, offset, limit))

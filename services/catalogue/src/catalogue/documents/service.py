@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from urllib.parse import urlencode
 
+from catalogue.dcat.ckan import utc
 from catalogue.dcat.rdf import (
     CATALOGUE_KINDS,
     Bundle,
@@ -23,7 +24,6 @@ from catalogue.dcat.rdf import (
     turtle_body,
     turtle_prefix_block,
 )
-from catalogue.dcat.ckan import utc
 from catalogue.documents import repository
 from catalogue.records.bundles import load_bundle, stored
 from mims_shared.db import Database

@@ -59,7 +59,7 @@ async def get(conn: asyncpg.Connection, sid: str) -> asyncpg.Record | None:
 
 
 async def all_sources(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(_LIST)
+    return list(await conn.fetch(_LIST))
 
 
 async def delete(conn: asyncpg.Connection, sid: str) -> bool:
@@ -78,7 +78,7 @@ async def add_job(
 
 
 async def jobs(conn: asyncpg.Connection, sid: str, limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch(_JOBS, sid, limit)
+    return list(await conn.fetch(_JOBS, sid, limit))
 
 
 async def owned(conn: asyncpg.Connection, sid: str) -> set[tuple[str, str]]:

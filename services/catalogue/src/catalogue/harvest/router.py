@@ -28,7 +28,7 @@ async def create_harvest_source(service: Harvest, body: Json) -> Response:
 @router.get("")
 async def list_harvest_sources(service: Harvest) -> Response:
     """List the harvest sources."""
-    return _json(await service.list())
+    return _json(await service.list_sources())
 
 
 @router.get("/{source_id}")

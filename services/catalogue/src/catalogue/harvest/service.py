@@ -62,7 +62,7 @@ class SourceIn(BaseModel):
     url: str = Field(pattern=URL_PATTERN, max_length=2000)
     title: str | None = Field(default=None, max_length=500)
     tenant: str = Field(default="", max_length=100, pattern=r"^[A-Za-z0-9_-]*$")
-    intervalSeconds: int | None = Field(default=None, ge=60, le=7 * 24 * 3600)  # noqa: N815
+    intervalSeconds: int | None = Field(default=None, ge=60, le=7 * 24 * 3600)
 
 
 class HarvestFailed(Exception):
@@ -124,7 +124,7 @@ class HarvestService:
             raise NotFound(f"Harvest source {sid} does not exist")
         return self.view(row)
 
-    async def list(self) -> list[dict[str, Any]]:
+    async def list_sources(self) -> list[dict[str, Any]]:
         async with self.db.unit_of_work(transaction=False) as uow:
             return [self.view(r) for r in await repository.all_sources(uow.connection)]
 
@@ -243,7 +243,10 @@ class HarvestService:
         packages: list[dict[str, Any]] = []
         start, rows = 0, 1000
         for _ in range(MAX_PAGES):
-            url = f"{base}/api/3/action/package_search?rows={rows}&start={start}&sort=id%20asc&facet=false"
+            url = (
+                f"{base}/api/3/action/package_search"
+                f"?rows={rows}&start={start}&sort=id%20asc&facet=false"
+            )
             body = self._json(await self._get(client, url, {"Accept": "application/json"}), url)
             if (
                 not isinstance(body, dict)

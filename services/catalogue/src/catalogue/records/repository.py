@@ -33,19 +33,23 @@ _UPSERT = (
     "WHERE record.record IS DISTINCT FROM EXCLUDED.record "
     "RETURNING (xmax = 0) AS created"
 )
-_GET = "SELECT kind, id, parent, source, record, issued, modified FROM record WHERE kind = $1 AND id = $2"
+_GET = (
+    "SELECT kind, id, parent, source, record, issued, modified FROM record "
+    "WHERE kind = $1 AND id = $2"
+)
 _GET_MANY = (
-    "SELECT kind, id, parent, source, record, issued, modified FROM record r JOIN unnest($1::text[], $2::text[]) AS k(kind, id) "
-    "USING (kind, id)"
+    "SELECT kind, id, parent, source, record, issued, modified FROM record r "
+    "JOIN unnest($1::text[], $2::text[]) AS k(kind, id) USING (kind, id)"
 )
 _LIST = (
-    "SELECT kind, id, parent, source, record, issued, modified, count(*) OVER () AS total FROM record WHERE kind = $1 "
-    "AND ($4::text IS NULL OR parent = $4) ORDER BY modified DESC, id OFFSET $2 LIMIT $3"
+    "SELECT kind, id, parent, source, record, issued, modified, count(*) OVER () AS total "
+    "FROM record WHERE kind = $1 AND ($4::text IS NULL OR parent = $4) "
+    "ORDER BY modified DESC, id OFFSET $2 LIMIT $3"
 )
 _COUNT = "SELECT count(*) FROM record WHERE kind = $1 AND ($2::text IS NULL OR parent = $2)"
 _CHILDREN = (
-    "SELECT kind, id, parent, source, record, issued, modified FROM record WHERE parent = ANY($1::text[]) AND kind = 'distribution' "
-    "ORDER BY parent, id"
+    "SELECT kind, id, parent, source, record, issued, modified FROM record "
+    "WHERE parent = ANY($1::text[]) AND kind = 'distribution' ORDER BY parent, id"
 )
 _DELETE = "DELETE FROM record WHERE kind = $1 AND id = $2 RETURNING 1"
 _DELETE_CHILDREN = "DELETE FROM record WHERE parent = $1 AND kind = 'distribution'"
@@ -140,7 +144,7 @@ async def get_many(
 ) -> list[asyncpg.Record]:
     if not keys:
         return []
-    return await conn.fetch(_GET_MANY, [k for k, _ in keys], [i for _, i in keys])
+    return list(await conn.fetch(_GET_MANY, [k for k, _ in keys], [i for _, i in keys]))
 
 
 async def page(
@@ -155,7 +159,7 @@ async def page(
 async def children(conn: asyncpg.Connection, parents: Sequence[str]) -> list[asyncpg.Record]:
     if not parents:
         return []
-    return await conn.fetch(_CHILDREN, list(parents))
+    return list(await conn.fetch(_CHILDREN, list(parents)))
 
 
 async def delete(conn: asyncpg.Connection, kind: str, rid: str) -> bool:
@@ -167,7 +171,7 @@ async def delete(conn: asyncpg.Connection, kind: str, rid: str) -> bool:
 
 async def referrers(conn: asyncpg.Connection, kind: str, rid: str) -> list[asyncpg.Record]:
     """Records that name ``kind/rid`` (a dataset's own distributions excepted)."""
-    return await conn.fetch(_REFERRERS, f"{kind}/{rid}", rid, kind)
+    return list(await conn.fetch(_REFERRERS, f"{kind}/{rid}", rid, kind))
 
 
 async def set_index(conn: asyncpg.Connection, rid: str, cols: IndexColumns) -> None:
@@ -177,7 +181,7 @@ async def set_index(conn: asyncpg.Connection, rid: str, cols: IndexColumns) -> N
 async def policies(conn: asyncpg.Connection, datasets: Sequence[str]) -> list[asyncpg.Record]:
     if not datasets:
         return []
-    return await conn.fetch(_POLICIES, list(datasets))
+    return list(await conn.fetch(_POLICIES, list(datasets)))
 
 
 async def put_policy(
