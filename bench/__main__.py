@@ -19,6 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
+from bench import catalogue
 from bench.loadgen import Result, run
 from conftest import free_port
 from mims_shared.db import database_url_for, libpq_url
@@ -124,6 +125,7 @@ def main() -> int:
         default=[10_000, 100_000],
         help="entity counts for the batch-upsert and indexed-query scenarios",
     )
+    parser.add_argument("--catalogue", type=int, default=100_000, help="datasets (0: skip)")
     args = parser.parse_args()
 
     pg_url, embedded = server()
@@ -208,6 +210,10 @@ def main() -> int:
         }
         for size in args.scale:
             results.update(scale_scenario(host, broker, size, d, c))
+        if args.catalogue:
+            cat, dsn = ports["catalogue"], libpq_url(urls["catalogue"])
+            pid = stack.processes["catalogue"].pid
+            results.update(catalogue.scenario(host, cat, dsn, pid, args.catalogue, d, c))
     finally:
         baseline.terminate()
         baseline.wait(10)

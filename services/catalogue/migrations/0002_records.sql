@@ -64,13 +64,14 @@ CREATE INDEX record_kind_modified_idx ON record (kind, modified, id);
 CREATE INDEX record_parent_idx ON record (parent, kind) WHERE parent IS NOT NULL;
 CREATE INDEX record_source_idx ON record (source) WHERE source IS NOT NULL;
 CREATE INDEX record_refs_idx ON record USING gin (refs);
-CREATE INDEX record_tsv_idx ON record USING gin (tsv);
-CREATE INDEX record_themes_idx ON record USING gin (themes);
-CREATE INDEX record_orgs_idx ON record USING gin (orgs);
-CREATE INDEX record_formats_idx ON record USING gin (formats);
-CREATE INDEX record_licences_idx ON record USING gin (licences);
-CREATE INDEX record_tags_idx ON record USING gin (tags);
-CREATE INDEX record_models_idx ON record USING gin (models);
+-- Search and facets read datasets only: partial indexes keep other kinds out of them.
+CREATE INDEX record_tsv_idx ON record USING gin (tsv) WHERE kind = 'dataset';
+CREATE INDEX record_themes_idx ON record USING gin (themes) WHERE kind = 'dataset';
+CREATE INDEX record_orgs_idx ON record USING gin (orgs) WHERE kind = 'dataset';
+CREATE INDEX record_formats_idx ON record USING gin (formats) WHERE kind = 'dataset';
+CREATE INDEX record_licences_idx ON record USING gin (licences) WHERE kind = 'dataset';
+CREATE INDEX record_tags_idx ON record USING gin (tags) WHERE kind = 'dataset';
+CREATE INDEX record_models_idx ON record USING gin (models) WHERE kind = 'dataset';
 
 INSERT INTO record (kind, id, record, issued, modified, tags, title_sort)
 SELECT 'dataset', id, record, issued, modified,
