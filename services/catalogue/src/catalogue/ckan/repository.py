@@ -6,6 +6,7 @@ names (never from what the client wrote); values are always bound parameters.
 
 from __future__ import annotations
 
+import weakref
 from functools import lru_cache
 from typing import Any
 
@@ -93,6 +94,19 @@ def search_sql(
     return "".join(parts)
 
 
+#: Connections already told to plan each search for its own parameters (see search()).
+_CUSTOM_PLANS: weakref.WeakSet[asyncpg.Connection] = weakref.WeakSet()
+
+
+async def _custom_plans(conn: asyncpg.Connection) -> None:
+    """Plan every execution for its parameters. A cached generic plan cannot know how
+    many datasets a text query matches and, measured at 100k datasets, doubles the time of
+    a broad query (41 ms against 20 ms); planning costs about 2 ms."""
+    if conn not in _CUSTOM_PLANS:
+        await conn.execute("SET plan_cache_mode = force_custom_plan")
+        _CUSTOM_PLANS.add(conn)
+
+
 def _decode(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
@@ -130,6 +144,7 @@ async def search(
         args.append(s.modified_from)
     if s.modified_to is not None:
         args.append(s.modified_to)
+    await _custom_plans(conn)
     row = await conn.fetchrow(sql, *args)
     assert row is not None
     found = {f: [(str(v), int(c)) for v, c in _decode(row["f_" + f])] for f in facets}
