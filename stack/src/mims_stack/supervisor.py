@@ -54,6 +54,11 @@ def service_env(
     if svc.name == "context-broker" and public_base_url and "BROKER_PUBLIC_BASE_URL" not in env:
         # Hosted @contexts are named by the URL clients see: the gateway's.
         env["BROKER_PUBLIC_BASE_URL"] = public_base_url
+    if svc.name == "catalogue" and "context-broker" in upstreams:
+        # The catalogue harvests the broker directly; readers reach it through the gateway.
+        env.setdefault("CATALOGUE_BROKER_URL", upstreams["context-broker"])
+        if public_base_url:
+            env.setdefault("CATALOGUE_BROKER_PUBLIC_URL", public_base_url)
     if svc.name == "gateway":
         env["GATEWAY_BROKER_URL"] = upstreams["context-broker"]
         env["GATEWAY_CATALOGUE_URL"] = upstreams["catalogue"]
