@@ -17,6 +17,7 @@ from catalogue.harvest.service import HarvestService, scheduled
 from catalogue.records.router import router as records_router
 from catalogue.records.service import RecordService
 from catalogue.settings import MIGRATIONS, CatalogueSettings
+from catalogue.vocabularies.router import router as vocabularies_router
 from mims_shared.health import Readiness
 from mims_shared.settings import open_database
 from mims_shared.web.factory import build_app
@@ -62,5 +63,11 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         version=__version__,
         render=render_problem_json,
         lifespan=lifespan,
-        routers=[records_router, documents_router, ckan_router, harvest_router],
+        routers=[
+            records_router,
+            documents_router,
+            ckan_router,
+            harvest_router,
+            vocabularies_router,
+        ],
     )

@@ -230,3 +230,23 @@ async def test_content_negotiation(client: httpx.AsyncClient) -> None:
     refused = await client.get(url, headers={"Accept": "image/png"})
     assert refused.status_code == 406 and refused.headers["content-type"] == PROBLEM
     assert (await client.get(f"/catalogue/dataset/{ids['ds']}.docx")).status_code == 404
+
+
+async def test_vocabularies_are_published(client: httpx.AsyncClient) -> None:
+    every = (await client.get("/catalogue/v1/vocabularies")).json()
+    assert {v["id"] for v in every} >= {
+        "data-theme",
+        "file-type",
+        "licence",
+        "language",
+        "access-right",
+    }
+    themes = (await client.get("/catalogue/v1/vocabularies/data-theme")).json()
+    tran = next(t for t in themes["terms"] if t["code"] == "TRAN")
+    assert tran == {
+        "code": "TRAN",
+        "uri": "http://publications.europa.eu/resource/authority/data-theme/TRAN",
+        "label": "Transport",
+    }
+    missing = await client.get("/catalogue/v1/vocabularies/colours")
+    assert missing.status_code == 404 and missing.headers["content-type"] == PROBLEM
