@@ -130,18 +130,29 @@ def scenario(
     words = WORDS[:60]
 
     def search(n: int) -> tuple[str, str, dict[str, str], bytes]:
-        q = words[n % len(words)]
-        return "GET", f"/api/3/action/package_search?q={q}&facet.field={facets}&rows=10", {}, b""
+        """One word, a page of 10 deep in the results: 6,000 distinct queries (cold)."""
+        q, start = words[n % len(words)], (n // len(words)) % 100 * 10
+        path = f"/api/3/action/package_search?q={q}&facet.field={facets}&rows=10&start={start}"
+        return "GET", path, {}, b""
 
     def two_words(n: int) -> tuple[str, str, dict[str, str], bytes]:
-        q = urllib.parse.quote(f"{words[n % len(words)]} {words[(n * 7 + 3) % len(words)]}")
+        """Two words: 3,600 distinct queries (cold)."""
+        pair = f"{words[n % len(words)]} {words[(n // len(words)) % len(words)]}"
+        q = urllib.parse.quote(pair)
         return "GET", f"/api/3/action/package_search?q={q}&facet.field={facets}&rows=10", {}, b""
 
     def filtered(n: int) -> tuple[str, str, dict[str, str], bytes]:
+        """One word, filters on two facets: 5,460 distinct queries (cold)."""
         q = words[n % len(words)]
-        fq = urllib.parse.quote(f"groups:{THEMES[n % 13].lower()} res_format:{FORMATS[n % 7]}")
+        k = n // len(words)
+        fq = urllib.parse.quote(f"groups:{THEMES[k % 13].lower()} res_format:{FORMATS[k % 7]}")
         path = f"/api/3/action/package_search?q={q}&fq={fq}&facet.field={facets}&rows=10"
         return "GET", path, {}, b""
+
+    def repeated(n: int) -> tuple[str, str, dict[str, str], bytes]:
+        """The first page of 60 one-word queries, asked again and again (cached)."""
+        q = words[n % len(words)]
+        return "GET", f"/api/3/action/package_search?q={q}&facet.field={facets}&rows=10", {}, b""
 
     def create(n: int) -> tuple[str, str, dict[str, str], bytes]:
         body = {
@@ -163,14 +174,17 @@ def scenario(
             flush=True,
         )
         results: dict[str, Row] = {
-            f"package_search q + 2 facets, {size:,} datasets": _row(
+            f"package_search 1 word + 2 facets, {size:,}, cold": _row(
                 run(host, port, search, connections=connections, duration=duration)
             ),
-            f"package_search 2-word q + 2 facets, {size:,} datasets": _row(
+            f"package_search 2 words + 2 facets, {size:,}, cold": _row(
                 run(host, port, two_words, connections=connections, duration=duration)
             ),
-            f"package_search q + 2 facet filters + 2 facets, {size:,}": _row(
+            f"package_search 1 word + 2 filters + 2 facets, {size:,}, cold": _row(
                 run(host, port, filtered, connections=connections, duration=duration)
+            ),
+            f"package_search 1 word + 2 facets, {size:,}, repeated": _row(
+                run(host, port, repeated, connections=connections, duration=duration)
             ),
             "create dataset (JSON API, SHACL-checked)": _row(
                 run(host, port, create, connections=connections, duration=duration)

@@ -38,6 +38,7 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
             settings.public_base_url,
             title=settings.catalogue_title,
             description=settings.catalogue_description,
+            cache_size=settings.search_cache_size,
         )
         app.state.documents = DocumentService(
             db,

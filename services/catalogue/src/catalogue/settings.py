@@ -43,3 +43,5 @@ class CatalogueSettings(ServiceSettings):
     harvest_poll_s: float = Field(default=5.0, ge=0)
     #: Largest harvested document or page, in bytes.
     harvest_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    #: Search results kept per process, valid until the catalogue next changes (0: none).
+    search_cache_size: int = Field(default=1024, ge=0, le=100_000)

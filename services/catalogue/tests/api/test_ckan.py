@@ -170,3 +170,22 @@ async def test_incremental_harvest_filter(client: httpx.AsyncClient) -> None:
     r = (await action(client, "package_search", fq=fq, rows=1000)).json()["result"]
     ids = {p["id"] for p in r["results"]}
     assert later["ds"] in ids
+
+
+async def test_cached_results_follow_every_change(client: httpx.AsyncClient) -> None:
+    word = uid("cache").replace("-", "")
+    body = {"title": {"en": word}, "description": {"en": "d"}}
+    first = await post(client, "datasets", body)
+    for _ in range(2):  # the second answer comes from the cache
+        assert (await action(client, "package_search", q=word)).json()["result"]["count"] == 1
+    second = await post(client, "datasets", body)
+    assert (await action(client, "package_search", q=word)).json()["result"]["count"] == 2
+    assert (await client.delete(f"/catalogue/v1/datasets/{first['id']}")).status_code == 204
+    found = (await action(client, "package_search", q=word)).json()["result"]
+    assert [p["id"] for p in found["results"]] == [second["id"]]
+    policy = {"@type": "Offer", "uid": "urn:uuid:cache-1", "permission": []}
+    url = f"/catalogue/v1/datasets/{second['id']}/policies/p1"
+    before = found["results"][0]["metadata_modified"]
+    assert (await client.put(url, json=policy)).status_code == 201
+    after = (await action(client, "package_search", q=word)).json()["result"]["results"][0]
+    assert after["metadata_modified"] > before

@@ -169,6 +169,7 @@ _ORG = (
     "WHERE a.kind = 'agent' AND a.id = $1"
 )
 _COUNT = "SELECT count(*) FROM record WHERE kind = 'dataset'"
+_VERSION = "SELECT version FROM catalogue_version WHERE id = 1"
 
 
 async def show(conn: asyncpg.Connection, did: str) -> dict[str, Any] | None:
@@ -194,3 +195,8 @@ async def organization(conn: asyncpg.Connection, oid: str) -> asyncpg.Record | N
 
 async def count(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval(_COUNT))
+
+
+async def version(conn: asyncpg.Connection) -> int:
+    """The catalogue's write version (bumped by every change of records or policies)."""
+    return int(await conn.fetchval(_VERSION))

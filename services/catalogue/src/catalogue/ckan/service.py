@@ -4,6 +4,8 @@ organization_show, status_show."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Hashable
 from typing import Any
 
 import orjson
@@ -79,12 +81,42 @@ def _facet_fields(params: dict[str, Any]) -> list[str]:
     return out
 
 
+class ResultCache:
+    """Search results by query, valid for one write version of the catalogue (what Solr's
+    query result cache does for CKAN): a repeated search costs one version read."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.version = -1
+        self.entries: OrderedDict[Hashable, dict[str, Any]] = OrderedDict()
+
+    def get(self, key: Hashable, version: int) -> dict[str, Any] | None:
+        if version != self.version:
+            self.entries.clear()
+            self.version = version
+            return None
+        found = self.entries.get(key)
+        if found is not None:
+            self.entries.move_to_end(key)
+        return found
+
+    def put(self, key: Hashable, version: int, value: dict[str, Any]) -> None:
+        if self.size <= 0 or version != self.version:
+            return
+        self.entries[key] = value
+        if len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
 class CkanService:
-    def __init__(self, db: Database, base_url: str, *, title: str, description: str) -> None:
+    def __init__(
+        self, db: Database, base_url: str, *, title: str, description: str, cache_size: int = 0
+    ) -> None:
         self.db = db
         self.base = base_url.rstrip("/")
         self.title = title
         self.description = description
+        self.cache = ResultCache(cache_size)
 
     def _uri(self, did: str) -> str:
         return f"{self.base}/catalogue/v1/{KINDS['dataset'].plural}/{did}"
@@ -111,7 +143,13 @@ class CkanService:
         limit = _int(params, "facet.limit", 50, -1, 1000)
         mincount = _int(params, "facet.mincount", 1, 0, 1_000_000)
         lang = _str(params, "lang", 20) or "simple"
+        sort = _str(params, "sort", 200) or "score desc, metadata_modified desc"
+        key = (repr(search), rows, start, sort, tuple(facets), limit, mincount, lang)
         async with self.db.unit_of_work(transaction=False) as uow:
+            version = await repository.version(uow.connection) if self.cache.size else 0
+            cached = self.cache.get(key, version)
+            if cached is not None:
+                return cached
             total, results, counts = await repository.search(
                 uow.connection,
                 search,
@@ -123,9 +161,9 @@ class CkanService:
                 facet_limit=1000 if limit < 0 else limit,
                 facet_mincount=max(1, mincount),
             )
-        return {
+        answer = {
             "count": total,
-            "sort": _str(params, "sort", 200) or "score desc, metadata_modified desc",
+            "sort": sort,
             "results": [self._package(r) for r in results],
             "facets": {f: dict(counts[f]) for f in facets},
             "search_facets": {
@@ -143,6 +181,8 @@ class CkanService:
                 for f in facets
             },
         }
+        self.cache.put(key, version, answer)
+        return answer
 
     async def package_show(self, params: dict[str, Any]) -> dict[str, Any]:
         did = _str(params, "id", 200) or _str(params, "name_or_id", 200)
