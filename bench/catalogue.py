@@ -194,14 +194,15 @@ def scenario(
         total = size + 1000
         last = -(-total // 1000)
         pages = sorted({1, 2, last // 4, last // 2, 3 * last // 4, last - 1, last})
-        worst_rss, slowest, biggest = rss_before, 0.0, 0
+        worst_rss, slowest, biggest, trail = rss_before, 0.0, 0, []
         for page in pages:
             started = time.perf_counter()
             with client.stream("GET", f"/catalogue/catalog.ttl?page={page}&page_size=1000") as resp:
                 got = sum(len(chunk) for chunk in resp.iter_bytes())
             slowest = max(slowest, time.perf_counter() - started)
             biggest = max(biggest, got)
-            worst_rss = max(worst_rss, rss_kib(pid))
+            trail.append(rss_kib(pid) // 1024)
+            worst_rss = max(worst_rss, trail[-1] * 1024)
         results[f"catalog.ttl page of 1,000 ({len(pages)} pages sampled)"] = {
             "rps": round(1 / slowest, 2) if slowest else None,
             "p50_ms": None,
@@ -211,7 +212,8 @@ def scenario(
         }
         print(
             f"catalogue: catalog.ttl pages {pages} of {last}: largest {biggest / 1e6:.1f} MB, "
-            f"slowest {slowest:.2f}s, RSS {rss_before / 1024:.0f} -> {worst_rss / 1024:.0f} MiB",
+            f"slowest {slowest:.2f}s, RSS {rss_before / 1024:.0f} MiB, then after each page "
+            f"{trail} MiB",
             flush=True,
         )
         results["catalog.ttl RSS growth over sampled pages (MiB)"] = {
