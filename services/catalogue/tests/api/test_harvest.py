@@ -95,6 +95,13 @@ async def test_broker_types_become_datasets_and_stay_in_sync(
         assert model["id"] in pkg["extras"][1]["value"].split(",")
         ttl = await client.get(f"/catalogue/dataset/{pkg['id']}.ttl")
         assert conforms(ttl.content) == []
+        service = await client.get(f"/catalogue/v1/data-services/{sid}-ngsi-ld-api")
+        assert service.json()["endpointURL"] == ["http://localhost:8080/ngsi-ld/v1"]
+        assert pkg["id"] in service.json()["servesDataset"]
+        svc_ttl = await client.get(
+            f"/catalogue/v1/data-services/{sid}-ngsi-ld-api", headers={"Accept": "text/turtle"}
+        )
+        assert conforms(svc_ttl.content) == []
         assert (await run(client, sid))["unchanged"] == 2  # idempotent
         # a type disappears from the broker: its dataset goes
         gone = await broker.delete(
@@ -103,6 +110,8 @@ async def test_broker_types_become_datasets_and_stay_in_sync(
         assert gone.status_code == 204
         third = await run(client, sid)
         assert third["deleted"] == 1 and third["unchanged"] == 1
+        served = (await client.get(f"/catalogue/v1/data-services/{sid}-ngsi-ld-api")).json()
+        assert served["servesDataset"] == [pkg["id"]]
         reports = (await client.get(f"/catalogue/v1/harvest-sources/{sid}/reports")).json()
         assert [r["deleted"] for r in reports] == [1, 0, 0]
 

@@ -180,6 +180,10 @@ def test_broker_types_map_to_datasets() -> None:
         dist.record["accessURL"] == "https://city.example.org/ngsi-ld/v1/entities?type=ParkingSpot"
     )
     assert dist.record["conformsTo"] == [vocab.NGSI_LD_STANDARD]
+    [service] = found[0].related
+    assert dist.record["accessService"] == [service.id] and service.kind == "data-service"
+    assert service.record["endpointURL"] == ["https://city.example.org/ngsi-ld/v1"]
+    assert service.record["servesDataset"] == [ds.id]
 
 
 def test_dcat_documents_map_to_records() -> None:

@@ -42,6 +42,8 @@ class HarvestedDataset:
     agent: Harvested | None = None
     #: what was left out, in words
     notes: list[str] = field(default_factory=list)
+    #: other records the distributions name (the broker's data service), shared by items
+    related: list[Harvested] = field(default_factory=list)
 
 
 def local_id(source: str, remote: str) -> str:
@@ -65,9 +67,31 @@ def from_entity_types(
     tenant: str,
     models: dict[str, list[str]],
 ) -> list[HarvestedDataset]:
-    """One dataset per EntityType (5.2.25) of the Details of Available Entity Types."""
+    """One dataset per EntityType (5.2.25) of the Details of Available Entity Types, each
+    with an NGSI-LD distribution served by the broker as a dcat:DataService."""
     out: list[HarvestedDataset] = []
     base = broker_public_url.rstrip("/")
+    where = f" (tenant {tenant})" if tenant else ""
+    service = Harvested(
+        "data-service",
+        f"{source}-ngsi-ld-api"[:128],
+        {
+            "title": {"en": f"Context broker{where}"},
+            "description": {
+                "en": "The city's context information (NGSI-LD, ETSI GS CIM 009)"
+                + (f"; send the header NGSILD-Tenant: {tenant}" if tenant else "")
+                + "."
+            },
+            "endpointURL": [f"{base}/ngsi-ld/v1"],
+            "endpointDescription": [],
+            "servesDataset": [],
+            "keyword": ["NGSI-LD"],
+            "theme": [],
+            "contactPoint": [],
+            "conformsTo": [vocab.NGSI_LD_STANDARD],
+            "language": [],
+        },
+    )
     for item in details:
         name = item.get("typeName")
         iri = item.get("id")
@@ -103,14 +127,16 @@ def from_entity_types(
             "accessURL": url,
             "format": "JSON_LD",
             "mediaType": "application/ld+json",
-            "accessService": [],
+            "accessService": [service.id],
             "conformsTo": [vocab.NGSI_LD_STANDARD],
             "language": [],
         }
+        service.record["servesDataset"].append(did)
         out.append(
             HarvestedDataset(
                 Harvested("dataset", did, record),
                 [Harvested("distribution", f"{did}-ngsi-ld"[:128], dist)],
+                related=[service],
             )
         )
     return out

@@ -265,7 +265,12 @@ class HarvestService:
     async def _validate(self, item: HarvestedDataset) -> list[str]:
         """Why ``item`` cannot be kept (empty when it can)."""
         problems: list[str] = []
-        for h in [item.dataset, *item.distributions, *([item.agent] if item.agent else [])]:
+        for h in [
+            item.dataset,
+            *item.distributions,
+            *([item.agent] if item.agent else []),
+            *item.related,
+        ]:
             kind = KINDS[h.kind]
             try:
                 kind.model.model_validate(h.record)
@@ -287,13 +292,15 @@ class HarvestService:
             bundle.related[("agent", item.agent.id)] = Stored(
                 "agent", item.agent.id, item.agent.record, now, now
             )
+        for h in item.related:
+            bundle.related[(h.kind, h.id)] = Stored(h.kind, h.id, h.record, now, now)
         found = await asyncio.to_thread(shacl.violations, self.mapper.graph_of(bundle))
         return [f"{v['focusNode']} {v['path']}: {v['message']}" for v in found]
 
     async def _delete_missing(self, conn: Any, sid: str, keep: set[tuple[str, str]]) -> int:
         """Delete what ``sid`` owns outside ``keep``; the number of datasets deleted."""
         deleted = 0
-        order = {"distribution": 0, "dataset": 1, "agent": 2}
+        order = {"distribution": 0, "data-service": 1, "dataset": 2, "agent": 3}
         for kind, rid in sorted(
             await repository.owned(conn, sid) - keep, key=lambda k: (order.get(k[0], 3), k[1])
         ):
@@ -365,7 +372,12 @@ class HarvestService:
             conn = uow.connection
             for item in items:
                 kids = [d.record for d in item.distributions]
-                batch = [*([item.agent] if item.agent else []), item.dataset, *item.distributions]
+                batch = [
+                    *(h for h in item.related if (h.kind, h.id) not in keep),
+                    *([item.agent] if item.agent else []),
+                    item.dataset,
+                    *item.distributions,
+                ]
                 for h in batch:
                     kind = KINDS[h.kind]
                     cols = index_columns(kind, h.record, kids if h.kind == "dataset" else [])
