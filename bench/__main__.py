@@ -19,7 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench import marketplace, temporal
+from bench import catalogue, marketplace, temporal
 from bench.loadgen import Result, run
 from bench.notifications import notification_scenario
 from conftest import free_port
@@ -106,8 +106,9 @@ def scale_scenario(
 
 
 #: Groups of scenarios: the core data path, the scale curve, notification latency, the
-#: marketplace (bench/marketplace.py), the temporal API (bench/temporal.py).
-SCENARIOS = ("core", "scale", "notify", "market", "temporal")
+#: marketplace (bench/marketplace.py), the temporal API (bench/temporal.py), the catalogue
+#: (bench/catalogue.py).
+SCENARIOS = ("core", "scale", "notify", "market", "temporal", "catalogue")
 
 
 def row(r: Result, base: Result | None) -> dict[str, float | int | None]:
@@ -139,6 +140,7 @@ def main() -> int:
         help="the groups of scenarios to run (default: all)",
     )
     parser.add_argument("--notify-rate", type=float, default=500.0, help="updates/s")
+    parser.add_argument("--catalogue", type=int, default=100_000, help="datasets (0: skip)")
     args = parser.parse_args()
     if args.only == ["temporal"]:  # runs on its own databases, no stack needed
         return temporal.main(args.duration, args.connections)
@@ -234,6 +236,10 @@ def main() -> int:
             results.update(marketplace.scenarios(host, mp, cat, urls["marketplace"], d, c))
         if "temporal" in args.only:
             results.update(temporal.scenarios(pg_url, d, c))
+        if "catalogue" in args.only and args.catalogue:
+            cat, dsn = ports["catalogue"], libpq_url(urls["catalogue"])
+            pid = stack.processes["catalogue"].pid
+            results.update(catalogue.scenario(host, cat, dsn, pid, args.catalogue, d, c))
     finally:
         baseline.terminate()
         baseline.wait(10)

@@ -13,6 +13,7 @@ SERVICES = ROOT / "services"
 #: Packages holding the pure logic of a standard (or of routing): no web, no database.
 PURE = [
     SERVICES / "context-broker/src/context_broker/ngsild",
+    SERVICES / "catalogue/src/catalogue/dcat",
     SERVICES / "marketplace/src/marketplace/tmf",
     SERVICES / "marketplace/src/marketplace/odrl",
     SERVICES / "gateway/src/gateway/routing",

@@ -56,6 +56,12 @@ def service_env(
         env["BROKER_PUBLIC_BASE_URL"] = public_base_url
     if svc.name == "context-broker" and "catalogue" in upstreams:
         env.setdefault("BROKER_CATALOGUE_URL", upstreams["catalogue"])
+    if svc.name == "catalogue" and "context-broker" in upstreams:
+        # The catalogue harvests the broker directly; readers reach it through the gateway.
+        env.setdefault("CATALOGUE_BROKER_URL", upstreams["context-broker"])
+        env.setdefault("CATALOGUE_BROKER_HARVEST_INTERVAL_S", "60")
+        if public_base_url:
+            env.setdefault("CATALOGUE_BROKER_PUBLIC_URL", public_base_url)
     if svc.name == "gateway":
         env["GATEWAY_BROKER_URL"] = upstreams["context-broker"]
         env["GATEWAY_CATALOGUE_URL"] = upstreams["catalogue"]

@@ -8,9 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from catalogue import __version__
-from catalogue.datasets.router import router as datasets_router
-from catalogue.datasets.service import DatasetService
+from catalogue.ckan.router import router as ckan_router
+from catalogue.ckan.service import CkanService
+from catalogue.documents.router import router as documents_router
+from catalogue.documents.service import DocumentService
+from catalogue.harvest.router import router as harvest_router
+from catalogue.harvest.service import HarvestService, scheduled
+from catalogue.records.router import router as records_router
+from catalogue.records.service import RecordService
 from catalogue.settings import MIGRATIONS, CatalogueSettings
+from catalogue.vocabularies.router import router as vocabularies_router
 from mims_shared.health import Readiness
 from mims_shared.settings import open_database
 from mims_shared.web.factory import build_app
@@ -24,9 +31,29 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = open_database(settings)
         app.state.readiness = Readiness(db, MIGRATIONS)
-        app.state.datasets = DatasetService(db, settings.public_base_url)
+        app.state.records = RecordService(db, settings.public_base_url)
+        lang = settings.catalogue_language
+        app.state.ckan = CkanService(
+            db,
+            settings.public_base_url,
+            title=settings.catalogue_title,
+            description=settings.catalogue_description,
+            cache_size=settings.search_cache_size,
+        )
+        app.state.documents = DocumentService(
+            db,
+            settings.public_base_url,
+            title={lang: settings.catalogue_title},
+            description={lang: settings.catalogue_description},
+            publisher_name=settings.publisher_name,
+            homepage=settings.homepage,
+        )
+        app.state.harvest = HarvestService(db, settings)
         try:
-            yield
+            if settings.broker_harvest_interval_s > 0:
+                await app.state.harvest.ensure_broker_source()
+            async with scheduled(app.state.harvest, settings.harvest_poll_s):
+                yield
         finally:
             await db.dispose()
 
@@ -37,5 +64,11 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         version=__version__,
         render=render_problem_json,
         lifespan=lifespan,
-        routers=[datasets_router],
+        routers=[
+            records_router,
+            documents_router,
+            ckan_router,
+            harvest_router,
+            vocabularies_router,
+        ],
     )

@@ -211,3 +211,9 @@ async def test_unacceptable_accept_is_406(client: httpx.AsyncClient) -> None:
     resp = await client.get("/ngsi-ld/v1/entities/urn:x:1", headers={"Accept": "text/csv"})
     assert resp.status_code == 406
     assert "application/ld+json" in resp.json()["detail"]
+
+
+async def test_purge_with_an_invalid_id_pattern_is_400(client: httpx.AsyncClient) -> None:
+    r = await client.delete("/ngsi-ld/v1/entities", params={"idPattern": "*bad", "type": "T"})
+    assert r.status_code == 400
+    assert r.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"

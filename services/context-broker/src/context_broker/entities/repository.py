@@ -271,6 +271,15 @@ async def purge(
 ) -> int:
     """Delete the matching entities, or only their attributes (``drop``), or all but some
     (``keep``); the number of entities touched."""
+    try:
+        return await _purge(conn, f, keep=keep, drop=drop)
+    except asyncpg.InvalidRegularExpressionError as exc:
+        raise BadRequestData(f"A regular expression of the query is not valid: {exc}") from None
+
+
+async def _purge(
+    conn: asyncpg.Connection, f: Filter, *, keep: list[str] | None, drop: list[str] | None
+) -> int:
     where, args = _where(f)
     n = len(args)
     # Built from constant fragments only (see _where); every value is bound.

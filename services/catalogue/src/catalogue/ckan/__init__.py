@@ -1,0 +1,1 @@
+"""The CKAN-compatible action API (``/api/3/action/...``)."""

@@ -1,0 +1,202 @@
+"""SQL for the CKAN API. ``package_search`` is one statement: the matching set with its
+rank, one page of packages with their distributions and publisher, the total, and each
+facet's counts. Its text is put together from fixed fragments chosen by whitelisted field
+names (never from what the client wrote); values are always bound parameters.
+"""
+
+from __future__ import annotations
+
+import weakref
+from functools import lru_cache
+from typing import Any
+
+import asyncpg
+import orjson
+
+from catalogue.dcat.ckan import FACETS, Search
+
+_PACKAGE_JSON = (
+    "json_build_object('id', r.id, 'record', r.record, 'issued', r.issued, "
+    "'modified', r.modified, "
+    "'dists', (SELECT coalesce(json_agg(json_build_object('id', d.id, 'record', d.record, "
+    "'issued', d.issued, 'modified', d.modified) ORDER BY d.id), '[]'::json) "
+    "FROM record d WHERE d.parent = r.id AND d.kind = 'distribution'), "
+    "'org', (SELECT a.record FROM record a WHERE a.kind = 'agent' AND a.id = r.orgs[1]))"
+)
+
+
+@lru_cache(maxsize=512)
+def search_sql(
+    text: bool,
+    filters: tuple[str, ...],
+    excludes: tuple[str, ...],
+    ids: bool,
+    mod_from: bool,
+    mod_to: bool,
+    order: tuple[tuple[str, bool], ...],
+    facets: tuple[str, ...],
+) -> str:
+    """The statement for one shape of search. Parameters: $1 rows, $2 start,
+    $3 facet limit, $4 facet mincount, $5 language, $6 text, then one per condition."""
+    where = ["kind = 'dataset'"]
+    n = 6
+    if text:
+        where.append("tsv @@ websearch_to_tsquery(catalogue_lang_config($5), $6)")
+    score = "ts_rank_cd(tsv, websearch_to_tsquery(catalogue_lang_config($5), $6))" if text else "0"
+    for fname in filters:
+        n += 1
+        where.append(FACETS[fname] + " @> $" + str(n) + "::text[]")
+    for fname in excludes:
+        n += 1
+        where.append("NOT (" + FACETS[fname] + " && $" + str(n) + "::text[])")
+    if ids:
+        n += 1
+        where.append("id = ANY($" + str(n) + "::text[])")
+    if mod_from:
+        n += 1
+        where.append("modified >= $" + str(n) + "::timestamptz")
+    if mod_to:
+        n += 1
+        where.append("modified <= $" + str(n) + "::timestamptz")
+    columns = sorted({FACETS[f] for f in facets})
+    order_by = ", ".join(c + (" DESC" if desc else " ASC") for c, desc in order)
+    order_by += ", id ASC" if all(c != "id" for c, _ in order) else ""
+    parts = [
+        # The params CTE types $3-$6 when a shape of search leaves some of them unused.
+        # Fixed fragments and whitelisted column names only:
+        "WITH params AS (SELECT $3::int AS fl, $4::int AS fm, $5::text AS lang, $6::text AS qt), "  # noqa: S608
+        "m AS MATERIALIZED (SELECT id, modified, issued, title_sort, "
+        + score
+        + " AS score"
+        + "".join(", " + c for c in columns)
+        + " FROM record WHERE "
+        + " AND ".join(where)
+        + "), p AS (SELECT id, modified, issued, title_sort, score FROM m ORDER BY "
+        + order_by
+        + " LIMIT $1 OFFSET $2) SELECT (SELECT count(*) FROM m) AS total, "
+        + "(SELECT coalesce(json_agg("
+        + _PACKAGE_JSON
+        + " ORDER BY "
+        + ", ".join("p." + c + (" DESC" if d else " ASC") for c, d in order)
+        + (", p.id ASC" if all(c != "id" for c, _ in order) else "")
+        + "), '[]'::json) FROM p JOIN record r ON r.kind = 'dataset' AND r.id = p.id) AS results"
+    ]
+    for fname in facets:
+        col = FACETS[fname]
+        parts.append(
+            # col comes from the FACETS whitelist
+            ", (SELECT coalesce(json_agg(json_build_array(v, c) ORDER BY c DESC, v), '[]'::json) "  # noqa: S608
+            "FROM (SELECT v, count(*) AS c FROM m, unnest(m."
+            + col
+            + ") AS v GROUP BY v HAVING count(*) >= $4 ORDER BY c DESC, v LIMIT $3) f) AS f_"
+            + fname
+        )
+    return "".join(parts)
+
+
+#: Connections already told to plan each search for its own parameters (see search()).
+_CUSTOM_PLANS: weakref.WeakSet[asyncpg.Connection] = weakref.WeakSet()
+
+
+async def _custom_plans(conn: asyncpg.Connection) -> None:
+    """Plan every execution for its parameters. A cached generic plan cannot know how
+    many datasets a text query matches and, measured at 100k datasets, doubles the time of
+    a broad query (41 ms against 20 ms); planning costs about 2 ms."""
+    if conn not in _CUSTOM_PLANS:
+        await conn.execute("SET plan_cache_mode = force_custom_plan")
+        _CUSTOM_PLANS.add(conn)
+
+
+def _decode(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+async def search(
+    conn: asyncpg.Connection,
+    s: Search,
+    *,
+    lang: str,
+    rows: int,
+    start: int,
+    order: list[tuple[str, bool]],
+    facets: list[str],
+    facet_limit: int,
+    facet_mincount: int,
+) -> tuple[int, list[dict[str, Any]], dict[str, list[tuple[str, int]]]]:
+    filters = tuple(sorted(s.filters))
+    excludes = tuple(sorted(s.exclude))
+    sql = search_sql(
+        s.text is not None,
+        filters,
+        excludes,
+        bool(s.ids),
+        s.modified_from is not None,
+        s.modified_to is not None,
+        tuple(order),
+        tuple(facets),
+    )
+    args: list[Any] = [rows, start, facet_limit, facet_mincount, lang, s.text or ""]
+    args += [s.filters[f] for f in filters]
+    args += [s.exclude[f] for f in excludes]
+    if s.ids:
+        args.append(s.ids)
+    if s.modified_from is not None:
+        args.append(s.modified_from)
+    if s.modified_to is not None:
+        args.append(s.modified_to)
+    await _custom_plans(conn)
+    row = await conn.fetchrow(sql, *args)
+    assert row is not None
+    found = {f: [(str(v), int(c)) for v, c in _decode(row["f_" + f])] for f in facets}
+    return int(row["total"]), list(_decode(row["results"])), found
+
+
+_SHOW = "SELECT " + _PACKAGE_JSON + " AS pkg FROM record r WHERE r.kind = 'dataset' AND r.id = $1"  # noqa: S608
+_LIST = "SELECT id FROM record WHERE kind = 'dataset' ORDER BY id OFFSET $1 LIMIT $2"
+_RECENT = (
+    "SELECT " + _PACKAGE_JSON + " AS pkg FROM record r WHERE r.kind = 'dataset' "  # noqa: S608
+    "ORDER BY r.modified DESC, r.id OFFSET $1 LIMIT $2"
+)
+_ORGS = (
+    "SELECT a.id, a.record, (SELECT count(*) FROM record d WHERE d.kind = 'dataset' "
+    "AND d.orgs @> ARRAY[a.id]) AS package_count FROM record a WHERE a.kind = 'agent' "
+    "AND EXISTS (SELECT 1 FROM record d WHERE d.kind = 'dataset' AND d.orgs @> ARRAY[a.id]) "
+    "ORDER BY a.id OFFSET $1 LIMIT $2"
+)
+_ORG = (
+    "SELECT a.id, a.record, (SELECT count(*) FROM record d WHERE d.kind = 'dataset' "
+    "AND d.orgs @> ARRAY[a.id]) AS package_count FROM record a "
+    "WHERE a.kind = 'agent' AND a.id = $1"
+)
+_COUNT = "SELECT count(*) FROM record WHERE kind = 'dataset'"
+_VERSION = "SELECT version FROM catalogue_version WHERE id = 1"
+
+
+async def show(conn: asyncpg.Connection, did: str) -> dict[str, Any] | None:
+    value = await conn.fetchval(_SHOW, did)
+    return None if value is None else dict(_decode(value))
+
+
+async def names(conn: asyncpg.Connection, offset: int, limit: int) -> list[str]:
+    return [r["id"] for r in await conn.fetch(_LIST, offset, limit)]
+
+
+async def recent(conn: asyncpg.Connection, offset: int, limit: int) -> list[dict[str, Any]]:
+    return [dict(_decode(r["pkg"])) for r in await conn.fetch(_RECENT, offset, limit)]
+
+
+async def organizations(conn: asyncpg.Connection, offset: int, limit: int) -> list[asyncpg.Record]:
+    return list(await conn.fetch(_ORGS, offset, limit))
+
+
+async def organization(conn: asyncpg.Connection, oid: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(_ORG, oid)
+
+
+async def count(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval(_COUNT))
+
+
+async def version(conn: asyncpg.Connection) -> int:
+    """The catalogue's write version (bumped by every change of records or policies)."""
+    return int(await conn.fetchval(_VERSION))

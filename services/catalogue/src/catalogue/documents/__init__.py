@@ -1,0 +1,1 @@
+"""The whole catalogue as one DCAT-AP RDF document, paged with Hydra."""

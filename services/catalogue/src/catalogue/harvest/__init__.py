@@ -1,0 +1,1 @@
+"""Harvesting records in: from the context broker, a DCAT-AP RDF endpoint or a CKAN API."""

@@ -1,0 +1,1 @@
+"""Catalogue records of every kind: the JSON API, their RDF, ODRL policies on datasets."""

@@ -1,0 +1,1 @@
+"""The controlled vocabularies the catalogue accepts, for clients to read."""
