@@ -19,6 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.gateway import GATEWAY_ENV, gateway_scenarios
 from bench.loadgen import Result, run
 from bench.notifications import notification_scenario
 from conftest import free_port
@@ -147,7 +148,7 @@ def main() -> int:
 
     logs = Path(tempfile.mkdtemp(prefix="mims-bench-"))
     ports = {s.name: free_port() for s in SERVICES}
-    stack = start_stack(urls, ports=ports, log_dir=logs)
+    stack = start_stack(urls, ports=ports, log_dir=logs, extra_env=GATEWAY_ENV)
     bport = free_port()
     env = {**os.environ, "BENCH_BASELINE_DSN": libpq_url(baseline_url)}
     with (logs / "baseline.log").open("wb") as log:
@@ -213,13 +214,18 @@ def main() -> int:
             b_sel = run(host, bp, base_select, connections=c, duration=d)
             o_sel = run(host, broker, broker_get, connections=c, duration=d)
             g_sel = run(host, gw, broker_get, connections=c, duration=d)
+            g_auth = gateway_scenarios(host, gw, broker_get, c, d)
             results = {
                 "baseline insert one JSONB row": row(b_ins, None),
                 "broker Create Entity": row(o_ins, b_ins),
                 "baseline select one row": row(b_sel, None),
                 "broker Retrieve Entity": row(o_sel, b_sel),
-                "gateway -> broker Retrieve Entity": row(g_sel, o_sel),
+                "gateway -> broker Retrieve Entity (anonymous)": row(g_sel, o_sel),
+                **{name: row(r, o_sel) for name, r in g_auth.items()},
             }
+            for name, r in g_auth.items():
+                added = r.percentile(50) - o_sel.percentile(50)
+                print(f"{name}: added p50 {added:.2f} ms", flush=True)
         if "scale" in args.only:
             for size in args.scale:
                 results.update(scale_scenario(host, broker, size, d, c))

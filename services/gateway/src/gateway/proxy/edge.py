@@ -197,10 +197,21 @@ class Gateway:
         return asked
 
     async def allowed_types(self, who: Identity, tenant: str | None, action: str) -> set[str]:
+        """Every type ``who`` may ``action``: open ones and those the party is entitled to."""
         allowed = set(self.open_types) if tenant is None else set()
         if model.DATA_CONSUMER in who.roles:
             allowed |= await self.entitlements.types(who.party, tenant, action)
         return allowed
+
+    async def refused(
+        self, who: Identity, tenant: str | None, action: str, names: set[str]
+    ) -> set[str]:
+        """The ``names`` that ``who`` may not ``action``; the marketplace is asked only when
+        some name is not openly licensed."""
+        rest = names - self.open_types if tenant is None else set(names)
+        if not rest or model.DATA_CONSUMER not in who.roles:
+            return rest
+        return rest - await self.entitlements.types(who.party, tenant, action)
 
     def _check_other(self, who: Identity, need: rules.Need, upstream: Upstream) -> None:
         if need.action == "public":
@@ -246,7 +257,7 @@ class Gateway:
         tenant = self.tenant_of(who, p)
         query: bytes = scope["query_string"]
         body: bytes | AsyncIterator[bytes] | None = await self._body(receive, p)
-        check_response: set[str] | None = None
+        check_response = False
         if upstream.name == "context-broker":
             checked = not (who.kind == "open" or who.is_admin or who.is_provider)
             need = rules.ngsild_need(method, path)
@@ -270,7 +281,7 @@ class Gateway:
             raise e.UpstreamTimeout(f"The {upstream.name} service did not answer in time") from None
         except http1.UpstreamError as exc:
             raise e.BadGateway(f"The {upstream.name} service answered badly: {exc}") from None
-        await self._respond(resp, send, upstream, check_response, who, tenant)
+        await self._respond(resp, send, upstream, who if check_response else None, tenant)
 
     async def _check_ngsild(
         self,
@@ -281,8 +292,9 @@ class Gateway:
         body: bytes | AsyncIterator[bytes] | None,
         receive: Receive,
         method: str,
-    ) -> tuple[bytes, bytes | AsyncIterator[bytes] | None, set[str] | None]:
-        """Roles and entitlements of a caller who is neither administrator nor provider."""
+    ) -> tuple[bytes, bytes | AsyncIterator[bytes] | None, bool]:
+        """Roles and entitlements of a caller who is neither administrator nor provider;
+        True when the entity's type can only be checked in the broker's answer."""
         if need.action == "write":
             if who.kind == "anonymous":
                 raise Denied(e.Unauthenticated("Changing NGSI-LD data needs credentials"))
@@ -290,21 +302,19 @@ class Gateway:
         if need.action == "meta":
             if who.kind == "anonymous":
                 raise Denied(e.Unauthenticated("This NGSI-LD operation needs credentials"))
-            return query, body, None
+            return query, body, False
         action = "subscribe" if need.action == "subscribe" else "read"
         if action == "subscribe" and who.kind == "anonymous":
             raise Denied(e.Unauthenticated("Subscribing needs credentials"))
-        allowed = await self.allowed_types(who, tenant, action)
         if need.types_from == "response":
-            if not allowed:
-                raise Denied(e.Forbidden(f"The caller may {action} no entity type here"))
-            return query, body, allowed
+            return query, body, True
         if need.types_from == "query":
             names, given = rules.query_types(query)
             if not given:
+                allowed = await self.allowed_types(who, tenant, action)
                 if not allowed:
                     raise Denied(e.Forbidden(f"The caller may {action} no entity type here"))
-                return rules.restrict_query(query, allowed), body, None
+                return rules.restrict_query(query, allowed), body, False
         else:
             if body is not None and not isinstance(body, bytes):
                 body = await _collect(body)
@@ -315,10 +325,14 @@ class Gateway:
             found = rules.body_types(doc)
             if found is None:
                 if method == "PATCH":
-                    return query, body, None  # an update that does not touch entities
+                    return query, body, False  # an update that does not touch entities
                 raise Denied(e.Forbidden(f"A consumer must name the entity types to {action}"))
             names = found
-        refused = sorted(names - allowed)
+        refused = sorted(await self.refused(who, tenant, action, names))
+        if refused and who.kind == "anonymous":
+            raise Denied(
+                e.Unauthenticated(f"Reading entity type {', '.join(refused)} needs credentials")
+            )
         if refused:
             raise Denied(
                 e.Forbidden(
@@ -326,7 +340,7 @@ class Gateway:
                     f"{', '.join(refused)}" + (f" in tenant {tenant}" if tenant else "")
                 )
             )
-        return query, body, None
+        return query, body, False
 
     async def _body(self, receive: Receive, p: Parsed) -> bytes | AsyncIterator[bytes] | None:
         limit = self.max_body_bytes
@@ -384,10 +398,10 @@ class Gateway:
         resp: http1.Response,
         send: Send,
         upstream: Upstream,
-        check: set[str] | None,
-        who: Identity,
+        check: Identity | None,
         tenant: str | None,
     ) -> None:
+        """Stream the answer back; for ``check``, read it first to check the entity's type."""
         headers = [(k, v) for k, v in resp.headers if k not in _DROP_RESPONSE]
         try:
             if check is not None or (resp.length is not None and resp.length <= 262_144):
@@ -406,9 +420,13 @@ class Gateway:
                         kinds = rules.response_types(orjson.loads(content))
                     except orjson.JSONDecodeError:
                         kinds = set()
-                    if not kinds & check:
+                    if not kinds or kinds <= await self.refused(check, tenant, "read", kinds):
                         shown = ", ".join(sorted(kinds)) or "unknown"
                         where = f" in tenant {tenant}" if tenant else ""
+                        if check.kind == "anonymous":
+                            raise Denied(
+                                e.Unauthenticated(f"Reading entity type {shown} needs credentials")
+                            )
                         raise Denied(
                             e.Forbidden(
                                 f"The caller has no entitlement to read entity type {shown}{where}"
