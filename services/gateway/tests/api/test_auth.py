@@ -71,7 +71,7 @@ async def token_for(gw: httpx.AsyncClient, client: dict[str, Any]) -> dict[str, 
     )
     assert resp.status_code == 200, resp.text
     body = resp.json()
-    assert body["token_type"] == "Bearer" and body["expires_in"] == 300
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 300  # noqa: S105
     assert resp.headers["cache-control"] == "no-store"
     return {"Authorization": f"Bearer {body['access_token']}"}
 
