@@ -32,7 +32,7 @@ from gateway.upstream import http1
 from mims_shared import errors as e
 from mims_shared.logs import request_id_var
 from mims_shared.web.formats import PROBLEM_TYPE_BASE, problem_slug
-from mims_shared.web.problems import problem_headers, status_of
+from mims_shared.web.problems import InternalError, problem_headers, status_of
 
 audit = logging.getLogger("mims.audit")
 log = logging.getLogger("mims.gateway")
@@ -157,6 +157,7 @@ class Gateway:
         self.cors_any = "*" in cors_origins
         self.cors_origins = frozenset(o.encode() for o in cors_origins)
         self.security = [*_SECURITY, _HSTS] if https else list(_SECURITY)
+        self._identity_cache: dict[int, tuple[Identity, list[tuple[bytes, bytes]]]] = {}
 
     # --- who -------------------------------------------------------------------------
     async def authenticate(self, p: Parsed, address: str) -> Identity:
@@ -353,7 +354,7 @@ class Gateway:
                 raise e.PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes")
             if declared == 0:
                 return None
-            return await _collect(_stream(receive, limit))
+            return await _read_whole(receive, limit)
         if p.chunked:
             return _stream(receive, limit)
         return None
@@ -384,14 +385,27 @@ class Gateway:
             out = [(k, v) for k, v in out if k not in (b"traceparent", b"tracestate")]
             out += [(k.encode(), v.encode("latin-1")) for k, v in carrier.items()]
         if who.kind != "open":
-            out.append((b"x-mims-subject", _header_value(who.subject)))
-            out.append((b"x-mims-auth", who.kind.encode()))
-            out.append((b"x-mims-roles", ",".join(sorted(who.roles)).encode()))
-            if who.tenants:
-                out.append((b"x-mims-tenants", _header_value(",".join(sorted(who.tenants)))))
-            if who.party:
-                out.append((b"x-mims-party", _header_value(who.party)))
+            out += self._identity_headers(who)
         return out
+
+    def _identity_headers(self, who: Identity) -> list[tuple[bytes, bytes]]:
+        """The identity fields for the services, built once per (cached) identity."""
+        hit = self._identity_cache.get(id(who))
+        if hit is not None and hit[0] is who:
+            return hit[1]
+        headers = [
+            (b"x-mims-subject", _header_value(who.subject)),
+            (b"x-mims-auth", who.kind.encode()),
+            (b"x-mims-roles", ",".join(sorted(who.roles)).encode()),
+        ]
+        if who.tenants:
+            headers.append((b"x-mims-tenants", _header_value(",".join(sorted(who.tenants)))))
+        if who.party:
+            headers.append((b"x-mims-party", _header_value(who.party)))
+        if len(self._identity_cache) >= 10_000:
+            self._identity_cache.clear()
+        self._identity_cache[id(who)] = (who, headers)
+        return headers
 
     async def _respond(
         self,
@@ -466,6 +480,22 @@ async def _stream(receive: Receive, limit: int) -> AsyncIterator[bytes]:
             yield chunk
         if not message.get("more_body", False):
             return
+
+
+async def _read_whole(receive: Receive, limit: int) -> bytes:
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise e.InvalidRequest("The client went away while sending the body")
+        chunk: bytes = message.get("body", b"")
+        total += len(chunk)
+        if total > limit:
+            raise e.PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes")
+        parts.append(chunk)
+        if not message.get("more_body", False):
+            return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 async def _collect(chunks: AsyncIterator[bytes]) -> bytes:
@@ -546,11 +576,21 @@ class EdgeMiddleware:
                 )
             if started:
                 return
-            status, headers, body = _problem(error, scope["path"])
-            await send_with_headers(
-                {"type": "http.response.start", "status": status, "headers": headers}
-            )
-            await send_with_headers({"type": "http.response.body", "body": body})
+            await self._problem(send_with_headers, error, scope["path"])
+        except Exception:
+            # Served outside FastAPI's error middleware: an unexpected error is logged here
+            # and answered with a generic 500, never with its cause.
+            log.exception("Unexpected error while forwarding %s %s", scope["method"], scope["path"])
+            if not started:
+                await self._problem(
+                    send_with_headers, InternalError("Internal error"), scope["path"]
+                )
+
+    @staticmethod
+    async def _problem(send: Send, error: e.DomainError, path: str) -> None:
+        status, headers, body = _problem(error, path)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     async def _preflight(self, scope: Scope, send: Send, extra: list[tuple[bytes, bytes]]) -> None:
         """CORS preflight (Fetch standard, 3.2.2): answered here, never forwarded."""

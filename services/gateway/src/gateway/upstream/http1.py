@@ -66,6 +66,22 @@ class Response:
 
     async def read(self, limit: int) -> bytes:
         """The whole body, at most ``limit`` bytes (more is a :class:`BrokenResponse`)."""
+        if self.length is not None and self.length <= limit and self.conn is not None:
+            # The common case in one read, without an async generator's set-up.
+            try:
+                if self.length:
+                    async with asyncio.timeout(self.pool.read_timeout):
+                        body = await self.conn.reader.readexactly(self.length)
+                else:
+                    body = b""
+                self.done = True
+                return body
+            except TimeoutError:
+                raise TimedOut("the response body stalled") from None
+            except (asyncio.IncompleteReadError, OSError) as exc:
+                raise BrokenResponse(f"the response body is broken: {type(exc).__name__}") from None
+            finally:
+                self.release()
         parts = [piece async for piece in self.pieces(limit)]
         return b"".join(parts)
 
