@@ -80,3 +80,19 @@ def test_body_and_response_types() -> None:
     assert response_types({"id": "x", "type": ["A", "sdm:B"]}) == {"A", "B"}
     assert response_types({"type": "Feature", "properties": {"type": "A"}}) == {"A"}
     assert response_types("nope") == set()
+
+
+def test_prod_refuses_unsafe_gateway_settings() -> None:
+    from pydantic import ValidationError
+
+    from gateway.settings import GatewaySettings
+
+    secret = "s" * 32
+    with pytest.raises(ValidationError, match="GATEWAY_AUTH_MODE must be 'enforce'"):
+        GatewaySettings(environment="prod", admin_token=secret)
+    with pytest.raises(ValidationError, match="GATEWAY_CORS_ORIGINS may not be"):
+        GatewaySettings(
+            environment="prod", admin_token=secret, auth_mode="enforce", cors_origins="*"
+        )
+    ok = GatewaySettings(environment="prod", admin_token=secret, auth_mode="enforce")
+    assert ok.cors_origins == ()
