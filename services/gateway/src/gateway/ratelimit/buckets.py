@@ -8,6 +8,7 @@ to wait before a token is available (for ``Retry-After``).
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Protocol
 
@@ -15,6 +16,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 _MAX_KEYS = 100_000
+log = logging.getLogger("mims.gateway")
 
 
 class Buckets(Protocol):
@@ -82,12 +84,17 @@ class RedisBuckets:
         self.script = self.redis.register_script(_SCRIPT)
         self.args = (repr(rate), str(burst))
         self.prefix = prefix
+        self._warned_at = -1e9
 
     async def take(self, key: str) -> float:
         try:
             wait_ms = await self.script(keys=[self.prefix + key], args=self.args)
-        except RedisError:
-            return 0.0  # fail open: limits pause while Redis is away, the city's API does not
+        except RedisError as exc:
+            # Fail open: limits pause while Redis is away, the city's API does not.
+            if time.monotonic() - self._warned_at > 10:
+                self._warned_at = time.monotonic()
+                log.warning("Rate limits are not enforced: Redis fails (%s)", exc)
+            return 0.0
         return int(wait_ms) / 1000.0
 
     async def close(self) -> None:
