@@ -416,3 +416,15 @@ async def test_external_oidc_issuer_with_key_rotation(
             old_kid = jwt.get_unverified_header(first)["kid"]
             retired = await idp.delete(f"/gateway/v1/signing-keys/{old_kid}", headers=admin)
             assert retired.status_code == 204
+
+
+async def test_failed_credentials_count_against_the_address(
+    settings_for: Callable[..., object], broker: StandIn
+) -> None:
+    settings = settings_for(
+        "gateway", broker_url=broker.url, rate_limit_per_s=0.5, rate_limit_burst=2
+    )
+    async with serve(create_app(settings)) as gw:  # type: ignore[arg-type]
+        bad = {"X-API-Key": "mims_guess"}
+        statuses = [(await gw.get("/ngsi-ld/v1/types", headers=bad)).status_code for _ in range(3)]
+        assert statuses == [401, 401, 429]

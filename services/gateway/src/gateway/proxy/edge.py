@@ -114,6 +114,10 @@ def _parse(headers: list[tuple[bytes, bytes]]) -> Parsed:
     return p
 
 
+#: The request body has not been read yet.
+_UNREAD: bytes = b"<unread>"
+
+
 class Denied(Exception):
     """A 401/403 decision: answered, and written to the audit log."""
 
@@ -214,6 +218,13 @@ class Gateway:
             return rest
         return rest - await self.entitlements.types(who.party, tenant, action)
 
+    @staticmethod
+    def _too_many(wait: float) -> e.TooManyRequests:
+        return e.TooManyRequests(
+            "The client made more requests than its rate limit allows",
+            retry_after_s=max(1, math.ceil(wait)),
+        )
+
     def _check_other(self, who: Identity, need: rules.Need, upstream: Upstream) -> None:
         if need.action == "public":
             return
@@ -226,10 +237,16 @@ class Gateway:
     async def handle(
         self, scope: Scope, receive: Receive, send: Send, upstream: Upstream, p: Parsed
     ) -> None:
-        scope["method"]
-        scope["path"]
         client = scope.get("client")
-        who = await self.authenticate(p, client[0] if client else "")
+        address = client[0] if client else ""
+        try:
+            who = await self.authenticate(p, address)
+        except Denied:
+            # Failed credentials count against the caller's address: no free guessing.
+            wait = await self.buckets.take(f"ip:{address}")
+            if wait > 0:
+                raise Denied(self._too_many(wait)) from None
+            raise
         try:
             await self._authorised(scope, receive, send, upstream, p, who)
         except Denied as denied:
@@ -249,25 +266,22 @@ class Gateway:
         path: str = scope["path"]
         wait = await self.buckets.take(who.limit_key)
         if wait > 0:
-            raise Denied(
-                e.TooManyRequests(
-                    "The client made more requests than its rate limit allows",
-                    retry_after_s=max(1, math.ceil(wait)),
-                )
-            )
+            raise Denied(self._too_many(wait))
         tenant = self.tenant_of(who, p)
         query: bytes = scope["query_string"]
-        body: bytes | AsyncIterator[bytes] | None = await self._body(receive, p)
+        body: bytes | AsyncIterator[bytes] | None = _UNREAD
         check_response = False
         if upstream.name == "context-broker":
             checked = not (who.kind == "open" or who.is_admin or who.is_provider)
             need = rules.ngsild_need(method, path)
             if checked:
                 query, body, check_response = await self._check_ngsild(
-                    who, need, tenant, query, body, receive, method
+                    who, need, tenant, query, receive, p, method
                 )
         elif not (who.kind == "open" or who.is_admin):
             self._check_other(who, rules.other_need(upstream.name, method, path), upstream)
+        if body is _UNREAD:  # read only once the request is allowed
+            body = await self._body(receive, p)
         target = scope.get("raw_path") or path.encode()
         if query:
             target = target + b"?" + query
@@ -290,12 +304,13 @@ class Gateway:
         need: rules.Need,
         tenant: str | None,
         query: bytes,
-        body: bytes | AsyncIterator[bytes] | None,
         receive: Receive,
+        p: Parsed,
         method: str,
     ) -> tuple[bytes, bytes | AsyncIterator[bytes] | None, bool]:
         """Roles and entitlements of a caller who is neither administrator nor provider;
         True when the entity's type can only be checked in the broker's answer."""
+        body: bytes | AsyncIterator[bytes] | None = _UNREAD
         if need.action == "write":
             if who.kind == "anonymous":
                 raise Denied(e.Unauthenticated("Changing NGSI-LD data needs credentials"))
@@ -317,6 +332,7 @@ class Gateway:
                     raise Denied(e.Forbidden(f"The caller may {action} no entity type here"))
                 return rules.restrict_query(query, allowed), body, False
         else:
+            body = await self._body(receive, p)
             if body is not None and not isinstance(body, bytes):
                 body = await _collect(body)
             try:
