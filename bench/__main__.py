@@ -214,7 +214,7 @@ def main() -> int:
             b_sel = run(host, bp, base_select, connections=c, duration=d)
             o_sel = run(host, broker, broker_get, connections=c, duration=d)
             g_sel = run(host, gw, broker_get, connections=c, duration=d)
-            g_auth = gateway_scenarios(host, gw, broker_get, c, d)
+            g_auth = gateway_scenarios(host, gw, broker_get, c, d, stack.processes["gateway"].pid)
             results = {
                 "baseline insert one JSONB row": row(b_ins, None),
                 "broker Create Entity": row(o_ins, b_ins),

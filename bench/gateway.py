@@ -49,9 +49,25 @@ def with_token(make: RequestFactory, bearer: str) -> RequestFactory:
     return build
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``)."""
+    import os
+    from pathlib import Path
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def gateway_scenarios(
-    host: str, port: int, retrieve: RequestFactory, connections: int, duration: float
+    host: str,
+    port: int,
+    retrieve: RequestFactory,
+    connections: int,
+    duration: float,
+    gateway_pid: int,
 ) -> dict[str, Result]:
+    """Each scenario's result; the gateway's own CPU time per request is printed, a figure
+    that holds on a machine shared with other work (throughput ratios do not)."""
     url = f"http://{host}:{port}"
     out = {}
     for role, name in (
@@ -59,5 +75,9 @@ def gateway_scenarios(
         ("data-consumer", "gateway -> broker Retrieve Entity (consumer JWT)"),
     ):
         make = with_token(retrieve, token(url, role))
-        out[name] = run(host, port, make, connections=connections, duration=duration)
+        before = cpu_seconds(gateway_pid)
+        out[name] = r = run(host, port, make, connections=connections, duration=duration)
+        spent = cpu_seconds(gateway_pid) - before  # includes the 1 s warm-up's requests
+        per = spent / max(1, r.requests + round(r.rps))
+        print(f"{name}: gateway CPU {per * 1e6:.0f} us per request", flush=True)
     return out
