@@ -70,8 +70,9 @@ class RawUpstream:
                     conn.sendall(b"0\r\n\r\n")
                 else:
                     body = f"connection {number}".encode()
+                    sent = b"" if head.startswith(b"HEAD ") else body  # RFC 9110, 9.3.2
                     conn.sendall(
-                        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+                        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), sent)
                     )
 
     def close(self) -> None:
@@ -144,3 +145,14 @@ async def test_a_large_chunked_answer_passes_whole(
     }
     await app(scope, receive, send)
     assert sum(pieces) == BIG and max(pieces) <= 65536 and len(pieces) > 40
+
+
+async def test_head_keeps_the_length_and_has_no_body(
+    gw: httpx.AsyncClient, upstream: RawUpstream
+) -> None:
+    await gw.get("/ngsi-ld/v1/types")  # the dropped first connection
+    resp = await gw.head("/ngsi-ld/v1/entities/urn:x:1")
+    assert resp.status_code == 200 and resp.content == b""
+    assert resp.headers.get_list("content-length") == ["12"]
+    after = await gw.get("/ngsi-ld/v1/entities/urn:x:1")
+    assert after.text == "connection 2"  # the connection stayed usable after the HEAD

@@ -318,10 +318,11 @@ def _parse_head(raw: bytes, method: str, conn: _Conn, pool: Pool) -> Response:
         headers.append((name, value))
     no_body = method == "HEAD" or status in (204, 304) or 100 <= status < 200
     if no_body:
-        # A HEAD answer keeps its Content-Length for the client (RFC 9110, 9.3.2).
+        # A HEAD answer keeps its Content-Length for the client (RFC 9110, 9.3.2); the
+        # body, empty, is framed by nothing.
         if method == "HEAD" and length is not None:
             headers.append((b"content-length", str(length).encode()))
-        length, chunked = 0, False
+        length, chunked = None, False
     elif chunked:
         length = None
     resp = Response(
@@ -332,6 +333,7 @@ def _parse_head(raw: bytes, method: str, conn: _Conn, pool: Pool) -> Response:
         until_close=not no_body and length is None and not chunked,
         conn=conn,
         pool=pool,
+        done=no_body,
     )
     if close:
         resp.until_close = True  # not reusable, whatever the framing
