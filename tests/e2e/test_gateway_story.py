@@ -162,7 +162,10 @@ def test_provider_writes_consumer_buys_then_reads_other_tenant_sees_nothing(
         assert [e["id"] for e in listed.json()] == [eid]
         # A second tenant: its provider sees nothing of the first, and cannot ask for it.
         second = {**_client(gw, roles=["data-provider"], tenants=[other]), "NGSILD-Tenant": other}
+        own = {"id": f"urn:ngsi-ld:Camera:{uuid.uuid4().hex}", "type": "Camera"}
+        assert c.post("/ngsi-ld/v1/entities", json=own, headers=second).status_code == 201
         assert c.get("/ngsi-ld/v1/entities?type=ParkingSpot", headers=second).json() == []
+        assert c.get(f"/ngsi-ld/v1/entities/{eid}", headers=second).status_code == 404
         cross = c.get(f"/ngsi-ld/v1/entities/{eid}", headers={**second, "NGSILD-Tenant": tenant})
         assert cross.status_code == 403
 
