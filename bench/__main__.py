@@ -20,7 +20,9 @@ import uuid
 from pathlib import Path
 
 from bench import catalogue, marketplace, temporal
+from bench.gateway import GATEWAY_ENV, gateway_scenarios
 from bench.loadgen import Result, run
+from bench.mim2 import mim2_scenarios
 from bench.notifications import notification_scenario
 from conftest import free_port
 from mims_shared.db import database_url_for, libpq_url
@@ -107,8 +109,8 @@ def scale_scenario(
 
 #: Groups of scenarios: the core data path, the scale curve, notification latency, the
 #: marketplace (bench/marketplace.py), the temporal API (bench/temporal.py), the catalogue
-#: (bench/catalogue.py).
-SCENARIOS = ("core", "scale", "notify", "market", "temporal", "catalogue")
+#: (bench/catalogue.py), MIM2 validation (bench/mim2.py).
+SCENARIOS = ("core", "scale", "notify", "market", "temporal", "catalogue", "mim2")
 
 
 def row(r: Result, base: Result | None) -> dict[str, float | int | None]:
@@ -153,7 +155,7 @@ def main() -> int:
 
     logs = Path(tempfile.mkdtemp(prefix="mims-bench-"))
     ports = {s.name: free_port() for s in SERVICES}
-    stack = start_stack(urls, ports=ports, log_dir=logs)
+    stack = start_stack(urls, ports=ports, log_dir=logs, extra_env=GATEWAY_ENV)
     bport = free_port()
     env = {**os.environ, "BENCH_BASELINE_DSN": libpq_url(baseline_url)}
     with (logs / "baseline.log").open("wb") as log:
@@ -219,13 +221,18 @@ def main() -> int:
             b_sel = run(host, bp, base_select, connections=c, duration=d)
             o_sel = run(host, broker, broker_get, connections=c, duration=d)
             g_sel = run(host, gw, broker_get, connections=c, duration=d)
+            g_auth = gateway_scenarios(host, gw, broker_get, c, d, stack.processes["gateway"].pid)
             results = {
                 "baseline insert one JSONB row": row(b_ins, None),
                 "broker Create Entity": row(o_ins, b_ins),
                 "baseline select one row": row(b_sel, None),
                 "broker Retrieve Entity": row(o_sel, b_sel),
-                "gateway -> broker Retrieve Entity": row(g_sel, o_sel),
+                "gateway -> broker Retrieve Entity (anonymous)": row(g_sel, o_sel),
+                **{name: row(r, o_sel) for name, r in g_auth.items()},
             }
+            for name, r in g_auth.items():
+                added = r.percentile(50) - o_sel.percentile(50)
+                print(f"{name}: added p50 {added:.2f} ms", flush=True)
         if "scale" in args.only:
             for size in args.scale:
                 results.update(scale_scenario(host, broker, size, d, c))
@@ -236,6 +243,10 @@ def main() -> int:
             results.update(marketplace.scenarios(host, mp, cat, urls["marketplace"], d, c))
         if "temporal" in args.only:
             results.update(temporal.scenarios(pg_url, d, c))
+        if "mim2" in args.only:
+            m2 = mim2_scenarios(host, broker, f"http://{host}:{ports['catalogue']}", d, c)
+            off = m2["MIM2 Create ParkingSpot, validation off"]
+            results.update({name: row(r, off) for name, r in m2.items()})
         if "catalogue" in args.only and args.catalogue:
             cat, dsn = ports["catalogue"], libpq_url(urls["catalogue"])
             pid = stack.processes["catalogue"].pid
@@ -253,7 +264,10 @@ def main() -> int:
         p50 = "" if r["p50_ms"] is None else r["p50_ms"]
         p95 = "" if r["p95_ms"] is None else r["p95_ms"]
         print(f"{name:46} {r['rps']:>9} {p50:>8} {p95:>8} {r['errors']:>7} {ratio:>7}")
-    print("\nratio: to the baseline doing the same database work (gateway: to the broker direct)")
+    print(
+        "\nratio: to the baseline doing the same database work (gateway: to the broker direct; "
+        "MIM2: to validation off)"
+    )
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(

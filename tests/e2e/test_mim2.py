@@ -26,6 +26,7 @@ def _spot(status: str) -> dict[str, Any]:
         "category": {"type": "Property", "value": ["onStreet"]},
         "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [4.3, 50.8]}},
         "status": {"type": "Property", "value": status},
+        "refParkingSite": {"type": "Relationship", "object": "urn:ngsi-ld:ParkingSite:mim2"},
     }
 
 

@@ -58,6 +58,7 @@ def test_gateway_refuses_the_dev_admin_token_in_prod() -> None:
     ok = GatewaySettings(
         environment="prod",
         admin_token=SecretStr("s" * 32),
+        auth_mode="enforce",  # prod also refuses the open development mode
         database_url=SecretStr("postgresql+asyncpg://a/b"),
     )
     assert ok.environment == "prod"

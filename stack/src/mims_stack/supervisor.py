@@ -66,6 +66,8 @@ def service_env(
         env["GATEWAY_BROKER_URL"] = upstreams["context-broker"]
         env["GATEWAY_CATALOGUE_URL"] = upstreams["catalogue"]
         env["GATEWAY_MARKETPLACE_URL"] = upstreams["marketplace"]
+        if public_base_url and "GATEWAY_PUBLIC_URL" not in env:
+            env["GATEWAY_PUBLIC_URL"] = public_base_url  # the built-in issuer's name
     if svc.name == "marketplace":
         env["MARKET_CATALOGUE_URL"] = upstreams["catalogue"]
     env.update(extra or {})

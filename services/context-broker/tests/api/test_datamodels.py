@@ -269,3 +269,23 @@ async def test_bad_mode_requests(broker: httpx.AsyncClient) -> None:
     assert r.status_code == 400
     r = await broker.delete("/mim2/v1/validation/NeverSet")
     assert r.status_code == 404
+
+
+async def test_temporal_writes_are_checked_on_the_state_they_leave(
+    broker: httpx.AsyncClient,
+) -> None:
+    tenant = f"t{uuid.uuid4().hex[:6]}"
+    await _mode(broker, tenant, "enforce")
+    spot = _spot("temporal")
+    spot["status"] = [
+        {"type": "Property", "value": "free", "observedAt": "2026-11-26T10:00:00Z"},
+        {"type": "Property", "value": "flying", "observedAt": "2026-11-26T11:00:00Z"},
+    ]
+    h = {**LD, "NGSILD-Tenant": tenant}
+    r = await broker.post(f"{BASE}/temporal/entities", json=spot, headers=h)
+    assert r.status_code == 400  # the latest status, the current one, breaks the model
+    assert r.json()["violations"][0]["path"] == "$.status"
+    gone = await broker.get(f"{BASE}/temporal/entities/{spot['id']}", headers=h)
+    assert gone.status_code == 404
+    spot["status"][1]["value"] = "occupied"
+    assert (await broker.post(f"{BASE}/temporal/entities", json=spot, headers=h)).status_code == 201

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 import httpx
+import pytest
 
 ADMIN = {"Authorization": "Bearer dev-admin-token"}
 
@@ -21,8 +24,12 @@ async def test_register_and_read_a_client(client: httpx.AsyncClient) -> None:
     assert read.json() == {k: v for k, v in created.items() if k != "apiKey"}
 
 
-async def test_admin_api_needs_the_admin_token(client: httpx.AsyncClient) -> None:
-    missing = await client.post("/gateway/v1/clients", json={"name": "x"})
+async def test_admin_api_needs_the_admin_token(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="mims.audit"):
+        missing = await client.post("/gateway/v1/clients", json={"name": "x"})
+    assert [r.__dict__["status"] for r in caplog.records if r.name == "mims.audit"] == [401]
     assert missing.status_code == 401
     assert missing.json()["type"] == "urn:mims:problem:unauthenticated"
     wrong = await client.get("/gateway/v1/clients/x", headers={"Authorization": "Bearer nope"})

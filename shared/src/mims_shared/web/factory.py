@@ -38,11 +38,13 @@ def build_app(
     routers: Sequence[APIRouter],
     strip_trailing_slash: bool = False,
     openapi_path: str = "/openapi.json",
+    app_class: type[FastAPI] = FastAPI,
 ) -> FastAPI:
     """A configured application; ``contract`` names the folder under ``contracts/``.
 
     Routers are included after the probes and the contract route, so a catch-all route
-    (the gateway's proxy) can come last.
+    (the gateway's proxy) can come last. ``app_class`` lets a service subclass FastAPI (the
+    gateway serves proxied paths before FastAPI's own stack).
     """
     configure_logging(settings.service_name, settings.log_level)
     tracer = setup_tracing(settings.service_name)
@@ -53,7 +55,7 @@ def build_app(
             yield
         shutdown_tracing()
 
-    app = FastAPI(
+    app = app_class(
         title=title,
         version=version,
         lifespan=full_lifespan,

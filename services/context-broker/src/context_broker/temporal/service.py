@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from context_broker.datamodels.service import Checker
 from context_broker.entities import repository as entity_repository
 from context_broker.entities.repository import StoredEntity
 from context_broker.entities.service import (
@@ -177,6 +178,7 @@ class TemporalService:
         added; types are added to those known. True when the entity was created."""
         w = self._parse(body, ctx, context_in_body=context_in_body)
         now = _now()
+        check = await self.entities.checker(tenant)
         async with self.db.unit_of_work() as uow:
             conn = uow.connection
             await repository.history_off(conn)
@@ -189,7 +191,7 @@ class TemporalService:
                 scope = {"type": "Property", "value": w.scopes}  # its history (4.18)
                 instances = {**instances, SCOPE: [scope]}
             await self._record(conn, tenant, w.eid, instances, now)
-            await self._keep_current(conn, tenant, w.eid, types, scopes, w.instances, now)
+            await self._keep_current(conn, tenant, w.eid, types, scopes, w.instances, now, check)
             await uow.commit()
         return known is None or known.deleted_at is not None
 
@@ -205,6 +207,7 @@ class TemporalService:
             _check_name(name)
         instances = self._written(eid, attrs, ctx)
         now = _now()
+        check = await self.entities.checker(tenant)
         async with self.db.unit_of_work() as uow:
             conn = uow.connection
             await repository.history_off(conn)
@@ -213,7 +216,9 @@ class TemporalService:
                 raise NotFound(f"Entity {eid} does not exist")
             await repository.save_entity(conn, tenant, eid, known.types, known.scopes, now)
             await self._record(conn, tenant, eid, instances, now)
-            await self._keep_current(conn, tenant, eid, known.types, known.scopes, instances, now)
+            await self._keep_current(
+                conn, tenant, eid, known.types, known.scopes, instances, now, check
+            )
             await uow.commit()
 
     async def _record(
@@ -248,9 +253,11 @@ class TemporalService:
         scopes: list[str] | None,
         instances: dict[str, list[dict[str, Any]]],
         now: datetime,
+        check: Checker,
     ) -> None:
         """The current state after a temporal write: per attribute and datasetId, the most
-        recent instance written replaces the current one unless that one is more recent."""
+        recent instance written replaces the current one unless that one is more recent.
+        MIM2: that current state is what is checked against the entity's data model."""
         e = await entity_repository.get(conn, tenant, eid, for_update=True)
         fresh = e is None
         if e is None:
@@ -273,6 +280,7 @@ class TemporalService:
                 e.attrs[iri] = stored(list(by_ds.values()))
             else:
                 e.attrs.pop(iri, None)
+        check(e)
         if fresh:
             await entity_repository.insert(conn, tenant, e)
         else:

@@ -1,4 +1,7 @@
-"""The gateway's public surface: aggregated OpenAPI and docs, then the proxy catch-all."""
+"""The gateway's public surface: aggregated OpenAPI and docs; unknown paths are 404.
+
+Paths a service owns never reach these routes: :mod:`gateway.proxy.edge` serves them.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from gateway import __version__
 from gateway.deps import proxy
 from gateway.openapi.merge import merge_documents
 from gateway.proxy.service import ProxyService
+from mims_shared.errors import NotFound
 from mims_shared.web.contract import load_contract
 
 router = APIRouter()
@@ -38,6 +42,6 @@ async def docs() -> HTMLResponse:
 
 
 @router.api_route("/{path:path}", methods=METHODS, include_in_schema=False)
-async def forward(service: Service, request: Request) -> Response:
-    """Every other path goes to the service that owns its prefix, streamed both ways."""
-    return await service.forward(request)
+async def nowhere(request: Request) -> Response:
+    """A path no service behind the gateway owns."""
+    raise NotFound(f"No service behind the gateway serves {request.url.path}")

@@ -1,0 +1,1 @@
+"""Entitlements read from the marketplace: which party may read which entity types."""

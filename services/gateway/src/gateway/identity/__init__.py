@@ -1,0 +1,1 @@
+"""Who is asking: bearer tokens (JWT), API keys, and the gateway's own token issuer."""

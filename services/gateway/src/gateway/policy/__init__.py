@@ -1,0 +1,1 @@
+"""Pure authorisation logic: what a request needs (no web framework, no I/O)."""

@@ -1,0 +1,1 @@
+"""Token-bucket rate limits per client: in process, or in Redis across replicas."""
