@@ -73,7 +73,11 @@ async def _fetch_rdf(ctx: Context) -> tuple[str, httpx.Response]:
     raise Skipped("no RDF catalogue served (" + "; ".join(tried) + "); give --catalogue-rdf")
 
 
-@check("catalogue.dcat-ap-shacl", "RDF catalogue valid against the DCAT-AP 3.0.1 SHACL shapes", "DCAT-AP 3.0.1")
+@check(
+    "catalogue.dcat-ap-shacl",
+    "RDF catalogue valid against the DCAT-AP 3.0.1 SHACL shapes",
+    "DCAT-AP 3.0.1",
+)
 async def dcat_ap_shacl(ctx: Context) -> str | None:
     url, r = await _fetch_rdf(ctx)
     ctype = r.headers.get("content-type", "").split(";")[0].strip()
@@ -113,7 +117,11 @@ def _ckan(r: httpx.Response, ok: bool) -> Any:
     return err
 
 
-@check("catalogue.ckan-api", "CKAN action API: package_list, package_search, package_show", "CKAN API 2.x")
+@check(
+    "catalogue.ckan-api",
+    "CKAN action API: package_list, package_search, package_show",
+    "CKAN API 2.x",
+)
 async def ckan_api(ctx: Context) -> str | None:
     base = ctx.url("catalogue") + "/api/3/action"
     h = ctx.headers()

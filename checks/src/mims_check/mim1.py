@@ -146,7 +146,9 @@ async def entity_crud(ctx: Context) -> str | None:
     return None
 
 
-@check("mim1.query-language", "Query Entities: type, q language, attrs, count, paging", "4.9, 5.7.2")
+@check(
+    "mim1.query-language", "Query Entities: type, q language, attrs, count, paging", "4.9, 5.7.2"
+)
 async def query_language(ctx: Context) -> str | None:
     _base(ctx)
     ctx.writing()
@@ -164,7 +166,7 @@ async def query_language(ctx: Context) -> str | None:
             ("temperature==25", {"b"}),
             ('temperature>20;status=="on"', {"b", "c"}),
             ('status=="off"|temperature>=30', {"a", "c"}),
-            ("(temperature<11|temperature>29);status!=\"on\"", {"a"}),
+            ('(temperature<11|temperature>29);status!="on"', {"a"}),
             ("temperature==10..26", {"a", "b"}),
             ("humidity", set()),
         ]
@@ -329,7 +331,11 @@ async def subscriptions(ctx: Context) -> str | None:
     return None
 
 
-@check("mim1.context", "@context: inline terms, IRIs without a context, Link, JSON-LD output", "5.5.7, 6.3.5, 6.3.6")
+@check(
+    "mim1.context",
+    "@context: inline terms, IRIs without a context, Link, JSON-LD output",
+    "5.5.7, 6.3.5, 6.3.6",
+)
 async def context_handling(ctx: Context) -> str | None:
     base = _base(ctx)
     ctx.writing()
@@ -396,12 +402,12 @@ async def context_handling(ctx: Context) -> str | None:
     return None
 
 
-@check("mim1.errors-read", "Errors of reads: ProblemDetails with the ETSI error types", "5.5.2, 6.3.2")
+@check(
+    "mim1.errors-read", "Errors of reads: ProblemDetails with the ETSI error types", "5.5.2, 6.3.2"
+)
 async def errors_read(ctx: Context) -> str | None:
     base = _base(ctx)
-    absent = await ctx.client.get(
-        f"{base}/entities/{_eid(ctx, 'absent')}", headers=ctx.headers()
-    )
+    absent = await ctx.client.get(f"{base}/entities/{_eid(ctx, 'absent')}", headers=ctx.headers())
     problem(absent, 404, "ResourceNotFound")
     bad_id = await ctx.client.get(f"{base}/entities/not%20an%20iri", headers=ctx.headers())
     problem(bad_id, 400, "BadRequestData", "InvalidRequest")
@@ -414,7 +420,11 @@ async def errors_read(ctx: Context) -> str | None:
     return None
 
 
-@check("mim1.errors-write", "Errors of writes: bad JSON, media type, ids; nothing written", "6.3.4, 6.4.3.1")
+@check(
+    "mim1.errors-write",
+    "Errors of writes: bad JSON, media type, ids; nothing written",
+    "6.3.4, 6.4.3.1",
+)
 async def errors_write(ctx: Context) -> str | None:
     base = _base(ctx)
     ctx.writing()
@@ -451,7 +461,9 @@ async def errors_write(ctx: Context) -> str | None:
     return None
 
 
-@check("mim1.temporal", "Temporal API: history of changes, timerel (optional feature)", "5.6.11, 5.7.3")
+@check(
+    "mim1.temporal", "Temporal API: history of changes, timerel (optional feature)", "5.6.11, 5.7.3"
+)
 async def temporal(ctx: Context) -> str | None:
     base = _base(ctx)
     etype = f"{ctx.prefix}History"

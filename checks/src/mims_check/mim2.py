@@ -95,12 +95,12 @@ def local_name(name: str) -> str:
     return name.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
 
 
-@check("mim2.entities-conform", "Entities conform to their Smart Data Model (JSON Schema)", "MIM2, SDM")
+@check(
+    "mim2.entities-conform", "Entities conform to their Smart Data Model (JSON Schema)", "MIM2, SDM"
+)
 async def entities_conform(ctx: Context) -> str | None:
     base = ctx.url("broker") + "/ngsi-ld/v1"
-    r = await ctx.client.get(
-        f"{base}/types", headers=ctx.headers({"Accept": "application/json"})
-    )
+    r = await ctx.client.get(f"{base}/types", headers=ctx.headers({"Accept": "application/json"}))
     expect(r.status_code == 200, f"Retrieve Available Entity Types (5.7.5): {show(r)}")
     body = r.json()
     names = body.get("typeList", []) if isinstance(body, dict) else []

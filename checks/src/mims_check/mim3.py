@@ -113,7 +113,11 @@ async def resource_lifecycle(
     return None
 
 
-@check("mim3.tmf632-organization", "TMF632 organization: create, get, list, fields, delete, Error", "TMF632 v5")
+@check(
+    "mim3.tmf632-organization",
+    "TMF632 organization: create, get, list, fields, delete, Error",
+    "TMF632 v5",
+)
 async def tmf632_organization(ctx: Context) -> str | None:
     return await resource_lifecycle(
         ctx,
@@ -124,7 +128,9 @@ async def tmf632_organization(ctx: Context) -> str | None:
     )
 
 
-@check("mim3.tmf632-update", "TMF632 organization: PATCH with merge-patch+json", "TMF632 v5, TMF630")
+@check(
+    "mim3.tmf632-update", "TMF632 organization: PATCH with merge-patch+json", "TMF632 v5, TMF630"
+)
 async def tmf632_update(ctx: Context) -> str | None:
     base = await _root(ctx, PARTY, "organization")
     ctx.writing()
@@ -159,14 +165,22 @@ def _offering(ctx: Context, name: str) -> dict[str, Any]:
     }
 
 
-@check("mim3.tmf620-offering", "TMF620 productOffering: create, get, list, fields, delete, Error", "TMF620 v5")
+@check(
+    "mim3.tmf620-offering",
+    "TMF620 productOffering: create, get, list, fields, delete, Error",
+    "TMF620 v5",
+)
 async def tmf620_offering(ctx: Context) -> str | None:
     return await resource_lifecycle(
         ctx, CATALOG, "productOffering", _offering(ctx, "Offering"), {"@type": "ProductOffering"}
     )
 
 
-@check("mim3.tmf622-order", "TMF622 productOrder: order an offering, state, get, list, Error", "TMF622 v5")
+@check(
+    "mim3.tmf622-order",
+    "TMF622 productOrder: order an offering, state, get, list, Error",
+    "TMF622 v5",
+)
 async def tmf622_order(ctx: Context) -> str | None:
     base = await _root(ctx, ORDERING, "productOrder")
     tmf_error(
@@ -214,8 +228,9 @@ async def tmf622_order(ctx: Context) -> str | None:
         expect(got.status_code == 200, f"GET productOrder by id: {show(got)}")
         items = got.json().get("productOrderItem")
         expect(
-            isinstance(items, list) and items and items[0].get("productOffering", {}).get("id")
-            == offering["id"],
+            isinstance(items, list)
+            and items
+            and items[0].get("productOffering", {}).get("id") == offering["id"],
             f"the order must keep its item and offering: {got.text[:300]}",
         )
     finally:

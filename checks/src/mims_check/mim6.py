@@ -78,7 +78,11 @@ def _loopback(host: str) -> bool:
         return False
 
 
-@check("mim6.tls", "Targets other than this machine are reached over TLS (https)", "MIM6, RFC 9110 4.2.2")
+@check(
+    "mim6.tls",
+    "Targets other than this machine are reached over TLS (https)",
+    "MIM6, RFC 9110 4.2.2",
+)
 async def tls(ctx: Context) -> str | None:
     if not ctx.urls:
         raise Skipped("no target URL given")
