@@ -36,12 +36,12 @@ def marketplace(settings_for: Callable[..., Any]) -> Iterator[tuple[str, Saboteu
 
 
 @pytest.fixture
-def live() -> Iterator[Callable[[ASGIApp], LiveServer]]:
+def live() -> Iterator[Callable[..., LiveServer]]:
     """Start fakes for one test; they stop after it."""
     started: list[LiveServer] = []
 
-    def start(app: ASGIApp) -> LiveServer:
-        server = LiveServer(app)
+    def start(app: ASGIApp, **ssl: str) -> LiveServer:
+        server = LiveServer(app, **ssl)
         started.append(server)
         return server
 

@@ -77,7 +77,7 @@ def _ids(resp: httpx.Response) -> set[str]:
     expect(resp.status_code == 200, f"Query Entities must answer 200 (5.7.2): {show(resp)}")
     body = resp.json()
     expect(isinstance(body, list), f"Query Entities must answer an array: {show(resp)}")
-    return {e.get("id") for e in body if isinstance(e, dict)}
+    return {str(e.get("id")) for e in body if isinstance(e, dict)}
 
 
 @check("mim1.entity-crud", "Entity create, retrieve, update, append, delete", "5.6.1-5.6.6")
@@ -212,20 +212,20 @@ async def geo_query(ctx: Context) -> str | None:
                 },
             )
         square = [[[2.30, 48.80], [2.40, 48.80], [2.40, 48.90], [2.30, 48.90], [2.30, 48.80]]]
-        cases = [
+        cases: list[tuple[str, str, object, set[str]]] = [
             ("near;maxDistance==3000", "Point", points["centre"], {"centre", "near"}),
             ("near;minDistance==100000", "Point", points["centre"], {"far"}),
             ("within", "Polygon", square, {"centre", "near"}),
             ("intersects", "Polygon", square, {"centre", "near"}),
         ]
-        for georel, geometry, coords, want in cases:
+        for georel, geometry, shape, want in cases:
             got = _ids(
                 await _query(
                     ctx,
                     type=etype,
                     georel=georel,
                     geometry=geometry,
-                    coordinates=json.dumps(coords, separators=(",", ":")),
+                    coordinates=json.dumps(shape, separators=(",", ":")),
                 )
             )
             expected = {ids[k] for k in want}

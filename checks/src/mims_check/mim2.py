@@ -10,10 +10,12 @@ subject's @context, as the schemas expect them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -87,8 +89,8 @@ async def _given(ctx: Context, where: str) -> Any:
         r = await ctx.client.get(where, follow_redirects=True)
         expect(r.status_code == 200, f"the schema {where} could not be read: {show(r)}")
         return r.json()
-    with open(where, encoding="utf-8") as f:
-        return json.load(f)
+    text = await asyncio.to_thread(Path(where).read_text, encoding="utf-8")
+    return json.loads(text)
 
 
 def local_name(name: str) -> str:

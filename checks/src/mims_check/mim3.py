@@ -47,7 +47,7 @@ async def _root(ctx: Context, api: str, resource: str) -> str:
 async def _create(ctx: Context, url: str, body: dict[str, Any]) -> dict[str, Any]:
     r = await ctx.client.post(url, json=body, headers=ctx.headers())
     expect(r.status_code == 201, f"POST must answer 201 (TMF630): {show(r)}")
-    created = r.json()
+    created: dict[str, Any] = r.json()
     expect(
         isinstance(created, dict)
         and isinstance(created.get("id"), str)

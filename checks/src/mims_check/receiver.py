@@ -60,7 +60,8 @@ class NotificationReceiver:
     async def wait(self, path: str, n: int, timeout: float) -> list[Any]:
         """The bodies posted to ``path`` once there are ``n`` (or all there are at timeout)."""
         deadline = time.monotonic() + timeout
-        while len(self.bodies(path)) < n and time.monotonic() < deadline:
+        # The list is filled by the server's thread: polled, not awaited.
+        while len(self.bodies(path)) < n and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         return self.bodies(path)
 
