@@ -107,7 +107,7 @@ async def _main(args: argparse.Namespace) -> list[Result]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.list:
-        for c in REGISTRY.values():
+        for c in select(REGISTRY.values()):
             print(f"{c.name:<34} {c.title}  [{c.clause}]")
         return 0
     bad = unknown_names([*args.only, *args.skip])

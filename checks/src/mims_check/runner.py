@@ -101,6 +101,7 @@ class Check:
 
 
 REGISTRY: dict[str, Check] = {}
+GROUPS = ["mim1", "mim2", "mim3", "catalogue", "mim6"]  # the order of the report
 
 
 def check(name: str, title: str, clause: str) -> Callable[[CheckFn], CheckFn]:
@@ -130,7 +131,8 @@ def select(
     def named(c: Check, names: Sequence[str]) -> bool:
         return any(n in (c.name, c.group) for n in names)
 
-    return [c for c in checks if (not only or named(c, only)) and not named(c, skip)]
+    chosen = [c for c in checks if (not only or named(c, only)) and not named(c, skip)]
+    return sorted(chosen, key=lambda c: GROUPS.index(c.group) if c.group in GROUPS else 99)
 
 
 def unknown_names(names: Sequence[str]) -> list[str]:
