@@ -123,3 +123,21 @@ async def test_fails_when_the_rule_is_broken(
     result = await outcome(name, broker=url, notification_timeout=3.0)
     assert result.status == "failed", result.message
     assert says in result.message
+
+
+async def test_a_broker_refusing_writes_is_treated_as_read_only(
+    broker: Broker, outcome: Outcome
+) -> None:
+    url, saboteur = broker
+
+    def refuse(req: Req, resp: Resp) -> Resp:
+        if req.method in ("POST", "PATCH", "DELETE"):
+            return Resp(405, {"content-type": "application/json"}, b"{}")
+        return resp
+
+    saboteur.on_response = refuse
+    for name in ("mim1.entity-crud", "mim1.query-language", "mim1.subscriptions"):
+        result = await outcome(name, broker=url)
+        assert result.status == "skipped" and "refuses writes" in result.message, name
+    errors = await outcome("mim1.errors-read", broker=url)
+    assert errors.status == "passed", errors.message

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from mims_check.receiver import NotificationReceiver
-from mims_check.runner import Context, Failed, Skipped, check, expect, show
+from mims_check.runner import Context, Failed, Skipped, check, expect, show, writable
 
 NGSI = "/ngsi-ld/v1"
 ERR = "https://uri.etsi.org/ngsi-ld/errors/"
@@ -36,6 +36,7 @@ def _prop(value: Any, **extra: Any) -> dict[str, Any]:
 
 async def _create(ctx: Context, entity: dict[str, Any]) -> None:
     r = await ctx.client.post(f"{_base(ctx)}/entities", json=entity, headers=ctx.headers(JSON))
+    writable(r)
     expect(r.status_code == 201, f"Create Entity must answer 201 (5.6.1): {show(r)}")
 
 
@@ -92,6 +93,7 @@ async def entity_crud(ctx: Context) -> str | None:
             json={"id": eid, "type": etype, "temperature": _prop(21.5), "status": _prop("on")},
             headers=ctx.headers(JSON),
         )
+        writable(r)
         expect(r.status_code == 201, f"Create Entity must answer 201 (6.4.3.1): {show(r)}")
         location = r.headers.get("location", "")
         expect(
@@ -265,6 +267,7 @@ async def subscriptions(ctx: Context) -> str | None:
             },
             headers=ctx.headers(JSON),
         )
+        writable(r)
         expect(r.status_code == 201, f"Create Subscription must answer 201 (6.10.3.1): {show(r)}")
         created = True
         expect(
@@ -353,6 +356,7 @@ async def context_handling(ctx: Context) -> str | None:
             },
             headers=ctx.headers(ld),
         )
+        writable(r)
         expect(r.status_code == 201, f"Create Entity (JSON-LD) must answer 201: {show(r)}")
 
         plain = await ctx.client.get(
@@ -433,6 +437,7 @@ async def errors_write(ctx: Context) -> str | None:
         broken = await ctx.client.post(
             f"{base}/entities", content=b'{"id": "' + eid.encode(), headers=ctx.headers(JSON)
         )
+        writable(broken)
         problem(broken, 400, "InvalidRequest", "BadRequestData")
         text = await ctx.client.post(
             f"{base}/entities",

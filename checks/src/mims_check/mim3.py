@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from mims_check.runner import Context, Failed, Skipped, check, expect, show
+from mims_check.runner import Context, Failed, Skipped, check, expect, show, writable
 
 PARTY = "/tmf-api/partyManagement/v5"
 CATALOG = "/tmf-api/productCatalogManagement/v5"
@@ -46,6 +46,7 @@ async def _root(ctx: Context, api: str, resource: str) -> str:
 
 async def _create(ctx: Context, url: str, body: dict[str, Any]) -> dict[str, Any]:
     r = await ctx.client.post(url, json=body, headers=ctx.headers())
+    writable(r)
     expect(r.status_code == 201, f"POST must answer 201 (TMF630): {show(r)}")
     created: dict[str, Any] = r.json()
     expect(
@@ -155,11 +156,11 @@ async def tmf632_update(ctx: Context) -> str | None:
     return None
 
 
-def _offering(ctx: Context, name: str) -> dict[str, Any]:
+def _offering(ctx: Context, name: str, status: str = "Active") -> dict[str, Any]:
     return {
         "@type": "ProductOffering",
         "name": f"{ctx.prefix} {name}",
-        "lifecycleStatus": "Active",
+        "lifecycleStatus": status,
         "lastUpdate": "2026-01-01T00:00:00Z",
         "isBundle": False,
     }
@@ -191,9 +192,18 @@ async def tmf622_order(ctx: Context) -> str | None:
     )
     ctx.writing()
     catalog = await _root(ctx, CATALOG, "productOffering")
-    offering = await _create(ctx, f"{catalog}/productOffering", _offering(ctx, "Ordered"))
+    party = await _root(ctx, PARTY, "organization")
+    offering: dict[str, Any] | None = None
+    buyer: dict[str, Any] | None = None
     order: dict[str, Any] | None = None
     try:
+        # Launched: the TMF620 lifecycle status of what customers can order.
+        offering = await _create(
+            ctx, f"{catalog}/productOffering", _offering(ctx, "Ordered", "Launched")
+        )
+        buyer = await _create(
+            ctx, f"{party}/organization", {"@type": "Organization", "name": f"{ctx.prefix} Buyer"}
+        )
         bad = await ctx.client.post(
             f"{base}/productOrder", json={"@type": "ProductOrder"}, headers=ctx.headers()
         )
@@ -203,6 +213,18 @@ async def tmf622_order(ctx: Context) -> str | None:
             f"{base}/productOrder",
             {
                 "@type": "ProductOrder",
+                "relatedParty": [
+                    {
+                        "@type": "RelatedPartyRefOrPartyRoleRef",
+                        "role": "buyer",
+                        "partyOrPartyRole": {
+                            "@type": "PartyRef",
+                            "@referredType": "Organization",
+                            "id": buyer["id"],
+                            "href": buyer["href"],
+                        },
+                    }
+                ],
                 "productOrderItem": [
                     {
                         "@type": "ProductOrderItem",
@@ -236,5 +258,8 @@ async def tmf622_order(ctx: Context) -> str | None:
     finally:
         if order is not None:
             await _delete(ctx, f"{base}/productOrder/{order['id']}")
-        await _delete(ctx, f"{catalog}/productOffering/{offering['id']}")
+        if offering is not None:
+            await _delete(ctx, f"{catalog}/productOffering/{offering['id']}")
+        if buyer is not None:
+            await _delete(ctx, f"{party}/organization/{buyer['id']}")
     return None

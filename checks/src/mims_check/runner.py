@@ -44,6 +44,13 @@ def show(resp: httpx.Response, limit: int = 300) -> str:
     return f"{resp.request.method} {resp.request.url.path} -> {resp.status_code}: {body}"
 
 
+def writable(resp: httpx.Response) -> None:
+    """Skip, as on a read-only run, when the target refuses the check's first write with 405
+    (the method is not offered) or 403 (not with these credentials): a read-only endpoint."""
+    if resp.status_code in (403, 405):
+        raise Skipped(f"the target refuses writes, treated as read-only: {show(resp, 160)}")
+
+
 @dataclass
 class Context:
     """What a check gets: the targets, one HTTP client, the run id and the options."""
@@ -177,8 +184,9 @@ def summary(results: Sequence[Result]) -> str:
     lines = []
     for r in results:
         lines.append(f"{_MARK[r.status]}  {r.check.name:<34} {r.seconds:6.2f}s  {r.check.title}")
-        if r.message and r.status != "passed":
-            for part in r.message.strip().splitlines()[:6]:
+        if r.message:
+            shown = r.message.strip().splitlines()
+            for part in shown[:6] if r.status != "passed" else shown[:1]:
                 lines.append(f"        {part}")
     counts = {s: sum(1 for r in results if r.status == s) for s in _MARK}
     lines.append(
