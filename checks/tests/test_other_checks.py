@@ -286,3 +286,42 @@ async def test_tls_check(live: Live, outcome: Outcome, tmp_path: Path) -> None:
         ctx = Context(urls={"gateway": server.url}, client=client, run_id="tls")
         result = await run_one(REGISTRY["mim6.tls"], ctx)
     assert result.status == "passed", result.message
+
+
+async def test_mim2_uses_the_models_registered_in_the_catalogue(
+    broker: Served, outcome: Outcome, live: Live
+) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    url, _ = broker
+    tenant = f"mimscheck{uuid.uuid4().hex[:8]}"
+    await _parking_spot(url, tenant)
+
+    async def models(request: Request) -> JSONResponse:
+        base = str(request.base_url).rstrip("/")
+        record = {
+            "id": "urn:model:strict-parking",
+            "schema": f"{base}/schemas/strict.json",
+            "context": SDM_PARKING,
+            "entityTypes": ["ParkingSpot"],
+        }
+        return JSONResponse({"total": 1, "items": [record]})
+
+    async def strict(request: Request) -> JSONResponse:
+        return JSONResponse({"type": "object", "required": ["colour"]})
+
+    catalogue = live(
+        Starlette(
+            routes=[
+                Route("/catalogue/v1/data-models", models),
+                Route("/schemas/strict.json", strict),
+            ]
+        )
+    )
+    result = await outcome(
+        "mim2.entities-conform", broker=url, catalogue=catalogue.url, tenant=tenant
+    )
+    assert result.status == "failed" and "colour" in result.message

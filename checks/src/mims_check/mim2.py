@@ -1,8 +1,10 @@
 """MIM2: the entities of a tenant conform to their data models (Smart Data Models, JSON
 Schema 2020-12 of the key-values form).
 
-A type's schema is the one given with ``--schema TYPE=FILE_OR_URL``, else the Smart Data
-Model of that name in the starter set the stack ships (the broker's vendored copy, read as a
+A type's schema is the one given with ``--schema TYPE=FILE_OR_URL``, else the one registered
+in the catalogue (``--catalogue``: its data model records at ``/catalogue/v1/data-models``,
+each with ``schema``, ``context`` and ``entityTypes``, when it serves them), else the Smart
+Data Model of that name in the starter set the stack ships (the broker's vendored copy, read as a
 package resource: one copy in the distribution, see README "Checking a deployment").
 Types are matched by their local name; entities are read in key-values form with the
 subject's @context, as the schemas expect them.
@@ -93,6 +95,36 @@ async def _given(ctx: Context, where: str) -> Any:
     return json.loads(text)
 
 
+async def registered(ctx: Context) -> dict[str, tuple[Any, str | None]]:
+    """{type local name: (schema, @context URL)} of the catalogue's data model records."""
+    base = ctx.urls.get("catalogue")
+    if not base:
+        return {}
+    r = await ctx.client.get(
+        f"{base.rstrip('/')}/catalogue/v1/data-models",
+        params={"limit": "1000"},
+        headers=ctx.headers(),
+    )
+    if r.status_code != 200:
+        return {}
+    page = r.json()
+    items = page.get("items", []) if isinstance(page, dict) else []
+    out: dict[str, tuple[Any, str | None]] = {}
+    known = bundled()[0]
+    for item in items:
+        url = item.get("schema") if isinstance(item, dict) else None
+        if not isinstance(url, str):
+            continue
+        schema = known.get(url)
+        if schema is None:
+            got = await ctx.client.get(url, follow_redirects=True)
+            expect(got.status_code == 200, f"the registered schema {url}: {show(got)}")
+            schema = got.json()
+        for name in item.get("entityTypes") or []:
+            out.setdefault(local_name(str(name)), (schema, item.get("context")))
+    return out
+
+
 def local_name(name: str) -> str:
     return name.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
 
@@ -107,7 +139,7 @@ async def entities_conform(ctx: Context) -> str | None:
     body = r.json()
     names = body.get("typeList", []) if isinstance(body, dict) else []
     expect(isinstance(names, list), f"typeList must be a list: {r.text[:300]}")
-    models = bundled()[1]
+    models: dict[str, tuple[Any, str | None]] = {**bundled()[1], **await registered(ctx)}
     judged, problems, counted = [], [], 0
     for name in names:
         short = local_name(name)
