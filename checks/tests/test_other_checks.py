@@ -325,3 +325,10 @@ async def test_mim2_uses_the_models_registered_in_the_catalogue(
         "mim2.entities-conform", broker=url, catalogue=catalogue.url, tenant=tenant
     )
     assert result.status == "failed" and "colour" in result.message
+
+
+async def test_auth_check_fails_when_everything_is_refused(live: Live, outcome: Outcome) -> None:
+    # A gateway that refuses every request, the city's token too, proves nothing.
+    server = live(gateway_app("another-token"))
+    result = await outcome("mim6.unauthenticated-refused", gateway=server.url, token=TOKEN)
+    assert result.status == "failed" and "not accepted" in result.message

@@ -40,12 +40,15 @@ async def unauthenticated_refused(ctx: Context) -> str | None:
         raise Skipped("no --gateway, --broker or --marketplace URL given")
     if not ctx.token:
         raise Skipped("no --token given: the run treats the deployment as open (test set-up)")
+    accepted = 0
     for url, _, params in targets:
         with_token = await ctx.client.get(url, params=params, headers=ctx.headers())
         expect(
-            with_token.status_code not in (401, 403),
-            f"the token given was refused, so refusals prove nothing: {show(with_token)}",
+            with_token.status_code != 401,
+            f"the token given is not accepted (401), so refusals prove nothing: {show(with_token)}",
         )
+        # 403: authenticated, but this token may not read this resource (a consumer's token).
+        accepted += with_token.status_code != 403
         for label, headers in [
             ("no credentials", {}),
             ("a wrong bearer token", {"Authorization": f"Bearer {ctx.token}x"}),
@@ -66,6 +69,10 @@ async def unauthenticated_refused(ctx: Context) -> str | None:
                 not r.text.lstrip().startswith("["),
                 f"a refused request must not carry data: {show(r)}",
             )
+    expect(
+        accepted > 0,
+        "the token given was refused (403) everywhere, so refusals prove nothing",
+    )
     return None
 
 
