@@ -332,3 +332,27 @@ async def test_auth_check_fails_when_everything_is_refused(live: Live, outcome: 
     server = live(gateway_app("another-token"))
     result = await outcome("mim6.unauthenticated-refused", gateway=server.url, token=TOKEN)
     assert result.status == "failed" and "not accepted" in result.message
+
+
+async def test_mim2_reads_default_vocabulary_types_without_the_model_context(
+    broker: Served, outcome: Outcome
+) -> None:
+    # Written without any @context: type and attributes are in the default vocabulary.
+    url, _ = broker
+    tenant = f"mimscheck{uuid.uuid4().hex[:8]}"
+    entity = {
+        "id": f"urn:ngsi-ld:ParkingSpot:{uuid.uuid4().hex}",
+        "type": "ParkingSpot",
+        "name": {"type": "Property", "value": "B-2"},
+        "status": {"type": "Property", "value": "occupied"},
+        "category": {"type": "Property", "value": ["offStreet"]},
+        "refParkingSite": {"type": "Relationship", "object": "urn:ngsi-ld:ParkingSite:x"},
+        "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [2, 48]}},
+    }
+    async with httpx.AsyncClient() as client:
+        r = await client.post(
+            f"{url}/ngsi-ld/v1/entities", json=entity, headers={"NGSILD-Tenant": tenant}
+        )
+        assert r.status_code == 201, r.text
+    result = await outcome("mim2.entities-conform", broker=url, tenant=tenant)
+    assert result.status == "passed", result.message

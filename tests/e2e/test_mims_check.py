@@ -12,8 +12,11 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from xml.etree import ElementTree as ET
+
+import httpx
 
 from mims_stack.supervisor import Stack
 
@@ -26,8 +29,13 @@ REQUIRED = {
     "mim1.context",
     "mim1.errors-read",
     "mim1.errors-write",
+    "mim2.entities-conform",
     "mim3.tmf632-organization",
 }
+
+SDM_PARKING = (
+    "https://raw.githubusercontent.com/smart-data-models/dataModel.Parking/master/context.jsonld"
+)
 
 
 def _script() -> list[str]:
@@ -37,6 +45,25 @@ def _script() -> list[str]:
 
 def test_mims_check_passes_against_the_stack(stack: Stack, tmp_path: Path) -> None:
     gw = stack.urls["gateway"]
+    # A tenant of its own: the suite's other tests leave data in the default tenant. In it,
+    # one Smart Data Model ParkingSpot, for MIM2 to judge.
+    tenant = f"e2e{uuid.uuid4().hex[:8]}"
+    spot = {
+        "id": f"urn:ngsi-ld:ParkingSpot:{uuid.uuid4().hex}",
+        "type": "ParkingSpot",
+        "name": {"type": "Property", "value": "A-13"},
+        "status": {"type": "Property", "value": "free"},
+        "category": {"type": "Property", "value": ["onStreet"]},
+        "refParkingSite": {"type": "Relationship", "object": "urn:ngsi-ld:ParkingSite:e2e"},
+        "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [2, 48]}},
+        "@context": [SDM_PARKING],
+    }
+    created = httpx.post(
+        f"{gw}/ngsi-ld/v1/entities",
+        json=spot,
+        headers={"Content-Type": "application/ld+json", "NGSILD-Tenant": tenant},
+    )
+    assert created.status_code == 201, created.text
     junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
     start = time.monotonic()
     done = subprocess.run(
@@ -44,6 +71,8 @@ def test_mims_check_passes_against_the_stack(stack: Stack, tmp_path: Path) -> No
             *_script(),
             "--url",
             gw,
+            "--tenant",
+            tenant,
             "--junit",
             str(junit),
             "--json",

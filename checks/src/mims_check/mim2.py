@@ -156,7 +156,9 @@ async def entities_conform(ctx: Context) -> str | None:
         except (ValueError, httpx.HTTPError) as exc:
             raise Failed(f"the schema of {short} does not compile: {exc}") from None
         headers = {"Accept": "application/json"}
-        if link:
+        # A type in the default vocabulary was written without the model's @context: its
+        # attributes are there too, and read back by their short names with none.
+        if link and not iri.startswith(DEFAULT_VOCAB):
             headers["Link"] = (
                 f'<{link}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
             )
