@@ -95,8 +95,8 @@ async def _given(ctx: Context, where: str) -> Any:
     return json.loads(text)
 
 
-async def registered(ctx: Context) -> dict[str, tuple[Any, str | None]]:
-    """{type local name: (schema, @context URL)} of the catalogue's data model records."""
+async def registered(ctx: Context) -> dict[str, tuple[str, str | None]]:
+    """{type local name: (schema URL, @context URL)} of the catalogue's data model records."""
     base = ctx.urls.get("catalogue")
     if not base:
         return {}
@@ -109,20 +109,23 @@ async def registered(ctx: Context) -> dict[str, tuple[Any, str | None]]:
         return {}
     page = r.json()
     items = page.get("items", []) if isinstance(page, dict) else []
-    out: dict[str, tuple[Any, str | None]] = {}
-    known = bundled()[0]
+    out: dict[str, tuple[str, str | None]] = {}
     for item in items:
         url = item.get("schema") if isinstance(item, dict) else None
-        if not isinstance(url, str):
-            continue
-        schema = known.get(url)
-        if schema is None:
-            got = await ctx.client.get(url, follow_redirects=True)
-            expect(got.status_code == 200, f"the registered schema {url}: {show(got)}")
-            schema = got.json()
-        for name in item.get("entityTypes") or []:
-            out.setdefault(local_name(str(name)), (schema, item.get("context")))
+        if isinstance(url, str):
+            for name in item.get("entityTypes") or []:
+                out.setdefault(local_name(str(name)), (url, item.get("context")))
     return out
+
+
+async def _schema_at(ctx: Context, url: str) -> Any:
+    """A registered schema: the bundled copy when the URL names one, else fetched."""
+    known = bundled()[0].get(url)
+    if known is not None:
+        return known
+    got = await ctx.client.get(url, follow_redirects=True)
+    expect(got.status_code == 200, f"the registered schema {url}: {show(got)}")
+    return got.json()
 
 
 def local_name(name: str) -> str:
@@ -139,12 +142,15 @@ async def entities_conform(ctx: Context) -> str | None:
     body = r.json()
     names = body.get("typeList", []) if isinstance(body, dict) else []
     expect(isinstance(names, list), f"typeList must be a list: {r.text[:300]}")
-    models: dict[str, tuple[Any, str | None]] = {**bundled()[1], **await registered(ctx)}
+    models: dict[str, tuple[Any, str | None]] = dict(bundled()[1])
+    listed = await registered(ctx)
     judged, problems, counted = [], [], 0
     for name in names:
         short = local_name(name)
         if short in ctx.schemas:
             schema, link = await _given(ctx, ctx.schemas[short]), None
+        elif short in listed:
+            schema, link = await _schema_at(ctx, listed[short][0]), listed[short][1]
         elif short in models:
             schema, link = models[short]
         else:
