@@ -43,6 +43,9 @@ models: $(STAMP) ## Register the Smart Data Models starter set in the running ca
 bench: $(STAMP) ## Benchmarks: our services beside a bare FastAPI + asyncpg baseline, as ratios
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+conformance: $(STAMP) ## mims-check against a deployment: make conformance URL=https://gateway.example [CHECK_ARGS=...]
+	$(BIN)/mims-check --url $(or $(URL),http://127.0.0.1:8080) $(CHECK_ARGS)
+
 k8s-check: $(STAMP) ## Render deploy/k8s with kustomize and validate it offline against the Kubernetes schemas
 	$(BIN)/python -m mims_stack.k8s_check deploy/k8s
 
@@ -53,4 +56,4 @@ clean: ## Remove the venv and the embedded database's data
 	-$(BIN)/mims-stack db-stop
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install run migrate test lint format models bench k8s-check db-stop clean
+.PHONY: help install run migrate test lint format models bench conformance k8s-check db-stop clean
