@@ -26,6 +26,8 @@ An id is listed once in ``success`` however often it occurs.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,6 +106,10 @@ class _Fragment:
     written: dict[str, tuple[Any, set[str | None]]]
 
 
+#: Entities created by batch operations after which the statistics are refreshed.
+ANALYZE_AFTER = 5000
+
+
 def _copy(e: StoredEntity) -> StoredEntity:
     return StoredEntity(
         e.id, list(e.types), copy.deepcopy(e.attrs), e.scopes, e.created_at, e.modified_at
@@ -151,6 +157,8 @@ async def _guard(run: Callable[[], Any]) -> Any:
 class BatchService:
     def __init__(self, db: Database, entities: EntityService, contexts: ContextService) -> None:
         self.db = db
+        self._since_analyze = 0
+        self._analyzing: asyncio.Task[None] | None = None
         self.entities = entities
         self.contexts = contexts
 
@@ -206,6 +214,25 @@ class BatchService:
             built.append((n, e))
         return built
 
+    def _bulk_written(self, created: int) -> None:
+        """After bulk loads, refresh the planner's statistics of ``entity`` at once rather
+        than when autovacuum next looks (up to a minute later): without them, paging by id
+        sorts every entity of a type instead of walking the primary key (12 ms instead of
+        0.1 ms for a page of 10,000 entities just loaded)."""
+        self._since_analyze += created
+        if self._since_analyze < ANALYZE_AFTER or (
+            self._analyzing is not None and not self._analyzing.done()
+        ):
+            return
+        self._since_analyze = 0
+
+        async def analyze() -> None:
+            with contextlib.suppress(Exception):  # statistics only: never fail a write for it
+                async with self.db.unit_of_work(transaction=False) as uow:
+                    await uow.connection.execute("ANALYZE entity")
+
+        self._analyzing = asyncio.create_task(analyze())
+
     # --- the operations --------------------------------------------------------------------
     async def create(self, tenant: str, body: Any, link: CompiledContext | None) -> BatchResult:
         """Batch Entity Creation (5.6.7): each entity as Create Entity (5.6.1)."""
@@ -226,6 +253,7 @@ class BatchService:
                 return await repository.insert_new(uow.connection, tenant, entities, now)
 
         inserted: set[str] = await _guard(write) if first else set()
+        self._bulk_written(len(inserted))
         for eid, (n, _) in first.items():
             if eid in inserted:
                 run.ok(eid, created=True)
@@ -270,6 +298,7 @@ class BatchService:
             return created
 
         created: dict[str, bool] = await _guard(append if update else replace) if built else {}
+        self._bulk_written(sum(created.values()))
         for _, e in built:
             run.ok(e.id, created=created.get(e.id, False))
         return run.result()

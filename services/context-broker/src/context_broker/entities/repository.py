@@ -155,8 +155,11 @@ def _where(f: Filter) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), args
 
 
-#: How many candidates (in id order, before ``q``) the ordered scan looks at, at most.
+#: How many candidates (in id order, before ``q``) the ordered scan looks at, at least; it
+#: looks at 8 per row up to the end of the page when that is more.
 ORDERED_SCAN_BUDGET = 2000
+#: Pages ending further than this go to the plain plan directly.
+MAX_ORDERED_PAGE_END = 10_000
 
 
 async def _ordered_scan(
@@ -182,7 +185,8 @@ async def _ordered_scan(
         f"ORDER BY id LIMIT ${n + 2}) c WHERE attrs @? ${n + 1}::jsonpath "
         f"ORDER BY id OFFSET ${n + 3} LIMIT ${n + 4}"
     )
-    rows = await conn.fetch(sql, *args, f.q_path, ORDERED_SCAN_BUDGET, offset, limit)
+    budget = max(ORDERED_SCAN_BUDGET, 8 * (offset + limit))
+    rows = await conn.fetch(sql, *args, f.q_path, budget, offset, limit)
     if len(rows) == limit:
         return list(rows)
     # Fewer than a page: exact only if the budget saw every candidate.
@@ -190,9 +194,9 @@ async def _ordered_scan(
         f"SELECT count(*) FROM (SELECT 1 FROM entity WHERE {where} "  # noqa: S608
         f"LIMIT ${n + 1}) c",
         *args,
-        ORDERED_SCAN_BUDGET,
+        budget,
     )
-    return list(rows) if int(head) < ORDERED_SCAN_BUDGET else None
+    return list(rows) if int(head) < budget else None
 
 
 async def query(
@@ -203,7 +207,7 @@ async def query(
     rows: list[asyncpg.Record] = []
     try:
         ordered = None
-        if limit > 0 and f.q_path is not None and offset + limit <= ORDERED_SCAN_BUDGET:
+        if limit > 0 and f.q_path is not None and offset + limit <= MAX_ORDERED_PAGE_END:
             ordered = await _ordered_scan(conn, f, offset, limit)
         if ordered is not None:
             rows = ordered
