@@ -38,7 +38,7 @@ from context_broker.ngsild.jsonld import CompiledContext
 from context_broker.ngsild.links import link_header
 from context_broker.ngsild.query import parse_q, q_to_jsonpath
 from context_broker.ngsild.representation import Format
-from context_broker.ngsild.selectors import is_scope_pattern, map_atoms, parse_selector
+from context_broker.ngsild.selectors import Atom, is_scope_pattern, map_atoms, parse_selector
 from context_broker.ngsild.subscription import DEFAULT_TRIGGERS, subscription_q
 from context_broker.subscriptions import repository
 from context_broker.subscriptions.matching import (
@@ -64,6 +64,8 @@ LEASE_S = 30.0
 MAX_ATTEMPTS = 5
 BACKOFF_S = (1.0, 2.0, 4.0, 8.0)
 DEFAULT_TIMEOUT_S = 10.0
+#: How long a loop waits after a failed step (the database may be away).
+ERROR_WAIT_S = 1.0
 
 Sender = Callable[[Job], Awaitable[bool]]
 
@@ -172,7 +174,10 @@ class Notifier:
         self.poll_s = poll_s
         self.lease_s = lease_s
         self._generation: int | None = None
-        self._subs: dict[str, list[Live]] = {}
+        #: Per tenant: subscriptions by the entity type they select (plain types), and the
+        #: others (type expressions, idPattern-only, watchedAttributes only), looked at for
+        #: every change.
+        self._subs: dict[str, tuple[dict[str, list[Live]], list[Live]]] = {}
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._order: dict[tuple[str, str], asyncio.Lock] = {}
@@ -245,17 +250,19 @@ class Notifier:
     async def _run(self, step: Callable[[], Awaitable[float | None]], name: str) -> None:
         """Run ``step`` forever; it says how long to wait (None: until woken or polled)."""
         while not self._stopping:
+            if name == "match":
+                # Cleared before the step: a NOTIFY arriving during it wakes the next one.
+                self._wake.clear()
             try:
                 wait = await step()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("notifier %s step failed; retrying", name)
-                wait = self.poll_s
+                wait = ERROR_WAIT_S
             if name == "match":
                 if wait == 0:
                     continue
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_s)
             else:
@@ -270,12 +277,19 @@ class Notifier:
         if generation == self._generation:
             return
         stored = await repository.all_subscriptions(conn)
-        subs: dict[str, list[Live]] = defaultdict(list)
+        subs: dict[str, tuple[dict[str, list[Live]], list[Live]]] = {}
         for s in stored:
             live = await self._live(s)
-            if live is not None:
-                subs[s.tenant].append(live)
-        self._subs = dict(subs)
+            if live is None:
+                continue
+            by_type, rest = subs.setdefault(s.tenant, (defaultdict(list), []))
+            atoms = [sel.types for sel in live.selectors or ()]
+            if atoms and all(isinstance(a, Atom) for a in atoms):
+                for text in {a.text for a in atoms if isinstance(a, Atom)}:
+                    by_type[text].append(live)
+            else:
+                rest.append(live)
+        self._subs = subs
         self._generation = generation
 
     async def _live(self, s: StoredSubscription) -> Live | None:
@@ -319,11 +333,16 @@ class Notifier:
     ) -> list[tuple[Live, Change, Any, str]]:
         found = []
         for change in changes:
-            subs = self._subs.get(change.tenant)
+            indexed = self._subs.get(change.tenant)
+            if indexed is None:
+                continue
+            by_type, rest = indexed
+            subs = {id(s): s for t in change.current.types for s in by_type.get(t, ())}
+            subs.update((id(s), s) for s in rest)
             if not subs:
                 continue
             d = diff(change)
-            for sub in subs:
+            for sub in subs.values():
                 if sub.time_interval is not None or not sub.active(now):
                     continue
                 if sub.since is not None and change.at < sub.since:
@@ -515,11 +534,11 @@ class Notifier:
                 retry.append((job.job, BACKOFF_S[min(job.attempts, len(BACKOFF_S)) - 1]))
             else:
                 dropped.append(job.job)
-        async with self.db.unit_of_work() as uow:
-            await repository.finish_jobs(uow.connection, done, retry, dropped)
-            await uow.commit()
+        # One transaction; subscription rows first, in key order, then jobs: the order in
+        # which Delete Subscription locks them too, so the two cannot deadlock.
         async with self.db.unit_of_work() as uow:
             await repository.record_outcomes(uow.connection, succeeded, failed)
+            await repository.finish_jobs(uow.connection, done, retry, dropped)
             await uow.commit()
 
     async def _send(self, job: Job) -> bool:
