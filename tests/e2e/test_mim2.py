@@ -61,3 +61,9 @@ def test_starter_models_from_the_catalogue_are_enforced_by_the_broker(stack: Sta
     assert report["entities"] == 1
     assert report["conforming"] == 1
     assert report["dataModel"]["id"] == "sdm-parkingspot"
+
+
+def test_mim2_is_reachable_through_the_gateway(stack: Stack) -> None:
+    r = httpx.get(f"{stack.urls['gateway']}/mim2/v1/models")
+    assert r.status_code == 200
+    assert "models" in r.json()

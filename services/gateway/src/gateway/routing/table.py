@@ -43,14 +43,15 @@ class RouteTable:
 
 
 def default_table(broker: str, catalogue: str, marketplace: str) -> RouteTable:
-    """NGSI-LD to the broker, TM Forum to the marketplace, catalogue and CKAN API to the
-    catalogue."""
+    """NGSI-LD and MIM2 to the broker, TM Forum to the marketplace, catalogue and CKAN API
+    to the catalogue."""
     b = Upstream("context-broker", broker.rstrip("/"))
     c = Upstream("catalogue", catalogue.rstrip("/"))
     m = Upstream("marketplace", marketplace.rstrip("/"))
     return RouteTable(
         [
             Route("/ngsi-ld/", b),
+            Route("/mim2/", b),  # the broker's MIM2 validation modes and reports
             Route("/catalogue/", c),
             Route("/api/3/", c),
             Route("/tmf-api/", m),
