@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Request
 
 from context_broker.contexts.service import ContextService
 from context_broker.entities.service import EntityService
+from context_broker.ngsild.ids import is_uri
 from context_broker.ngsild.jsonld import CORE_CONTEXT_URL, CompiledContext
 from context_broker.ngsild.links import context_from_link
 from context_broker.ngsild.media import JSON, JSONLD
@@ -108,3 +109,44 @@ async def reject_unknown_query_parameters(request: Request) -> None:
         raise InvalidRequest(
             f"Unknown query parameter {unknown[0][:60]!r} for {request.method} {request.url.path}"
         )
+
+
+def check_query_body(body: dict[str, Any], *, strings: tuple[str, ...]) -> tuple[list[Any], Any]:
+    """The members of a Query body (5.2.23) that Query Entities and Query Temporal Evolution
+    both read: ``entities`` (EntitySelectors) and ``attrs``, checked; the ``strings`` members
+    must be strings."""
+    entities = body.get("entities") or []
+    if not isinstance(entities, list) or not all(
+        isinstance(s, dict)
+        and all(isinstance(s.get(k, ""), str) for k in ("id", "idPattern", "type"))
+        for s in entities
+    ):
+        raise BadRequestData("entities must be a list of EntitySelector objects")
+    attrs = body.get("attrs")
+    if attrs is not None and not (
+        isinstance(attrs, list) and all(isinstance(a, str) and a for a in attrs)
+    ):
+        raise BadRequestData("attrs must be a list of attribute names")
+    for member in strings:
+        if not isinstance(body.get(member, ""), str):
+            raise BadRequestData(f"{member} must be a string")
+    return entities, attrs
+
+
+def csv(value: str | None) -> list[str] | None:
+    """A comma-separated query parameter as its non-empty items (None when there are none)."""
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    return items or None
+
+
+def dataset_ids(raw: str | None) -> frozenset[str | None] | None:
+    """``datasetId=urn:a,@none``: the instances asked for (``@none``: the default one)."""
+    items = csv(raw)
+    if not items:
+        return None
+    for ds in items:
+        if ds != "@none" and not is_uri(ds):
+            raise BadRequestData(f"The datasetId {ds[:200]!r} is not a URI")
+    return frozenset(None if ds == "@none" else ds for ds in items)

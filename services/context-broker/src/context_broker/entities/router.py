@@ -15,6 +15,9 @@ from context_broker.deps import (
     Ld,
     LdContext,
     Tenant,
+    check_query_body,
+    csv,
+    dataset_ids,
     entities,
     read_ld,
     reject_unknown_query_parameters,
@@ -27,7 +30,6 @@ from context_broker.entities.service import (
     View,
     expand_name,
 )
-from context_broker.ngsild.ids import is_uri
 from context_broker.ngsild.links import link_header
 from context_broker.ngsild.media import GEOJSON, JSONLD, choose_response_type, to_feature
 from context_broker.ngsild.representation import (
@@ -42,13 +44,6 @@ router = APIRouter(prefix="/ngsi-ld/v1", dependencies=[Depends(reject_unknown_qu
 Service = Annotated[EntityService, entities]
 Accept = Annotated[str | None, Header()]
 NonNegative = Annotated[int, Query(ge=0)]
-
-
-def _csv(value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    items = [v.strip() for v in value.split(",") if v.strip()]
-    return items or None
 
 
 def _answer(
@@ -107,7 +102,7 @@ def _view(
         raise BadRequestData("pick and omit cannot be used together")
     if attrs and (pick or omit):
         raise BadRequestData("attrs cannot be used together with pick or omit")
-    attr_list = _csv(attrs)
+    attr_list = csv(attrs)
     return View(
         fmt=fmt,
         sys_attrs=sys_attrs,
@@ -115,19 +110,8 @@ def _view(
         pick=parse_projection(pick, "pick") if pick is not None else None,
         omit=omitted(parse_projection_tree(omit, "omit")) if omit is not None else None,
         lang=lang or None,
-        dataset_ids=_dataset_ids(dataset_id),
+        dataset_ids=dataset_ids(dataset_id),
     )
-
-
-def _dataset_ids(raw: str | None) -> frozenset[str | None] | None:
-    """``datasetId=urn:a,@none``: the instances asked for (``@none``: the default one)."""
-    items = _csv(raw)
-    if not items:
-        return None
-    for ds in items:
-        if ds != "@none" and not is_uri(ds):
-            raise BadRequestData(f"The datasetId {ds[:200]!r} is not a URI")
-    return frozenset(None if ds == "@none" else ds for ds in items)
 
 
 def _join(join: Any, join_level: Any, pick: str | None, omit: str | None) -> Join | None:
@@ -180,7 +164,7 @@ async def _shape(
     return Shape(
         view=_view(ld, options, format, attrs, pick, omit, lang, datasetId),
         join=_join(join, joinLevel, pick, omit),
-        attrs=_csv(attrs),
+        attrs=csv(attrs),
         geometry_property=geometryProperty,
         local=local,
     )
@@ -226,12 +210,12 @@ async def purge_entities(
         tenant,
         ld.compiled,
         everything=local,  # local=true alone purges every local entity (ETSI 060_03_02)
-        ids=_csv(id),
+        ids=csv(id),
         id_pattern=idPattern,
-        types=_csv(type),
+        types=csv(type),
         q=q,
-        keep=_csv(keep),
-        drop=_csv(drop),
+        keep=csv(keep),
+        drop=csv(drop),
     )
     return Response(status_code=204)
 
@@ -262,9 +246,9 @@ async def query_entities(
         ld.compiled,
         shape.view,
         everything=shape.local,  # local=true alone asks for every local entity (5.7.2)
-        ids=_csv(id),
+        ids=csv(id),
         id_pattern=idPattern,
-        types=None if _is_expression(type) else _csv(type),
+        types=None if _is_expression(type) else csv(type),
         type_expr=type if _is_expression(type) else None,
         scope_q=scopeQ,
         attrs=shape.attrs,
@@ -298,20 +282,7 @@ async def query_entities_post(
     if not isinstance(body, dict) or body.get("type") != "Query":
         raise BadRequestData('The body must be a Query object with "type": "Query"')
     ld = await read_ld(request, body)
-    entities_ = body.get("entities") or []
-    if not isinstance(entities_, list) or not all(
-        isinstance(s, dict)
-        and all(isinstance(s.get(k, ""), str) for k in ("id", "idPattern", "type"))
-        for s in entities_
-    ):
-        raise BadRequestData("entities must be a list of EntitySelector objects")
-    attrs = body.get("attrs")
-    if attrs is not None and not (
-        isinstance(attrs, list) and all(isinstance(a, str) and a for a in attrs)
-    ):
-        raise BadRequestData("attrs must be a list of attribute names")
-    if not isinstance(body.get("q", ""), str):
-        raise BadRequestData("q must be a string")
+    entities_, attrs = check_query_body(body, strings=("q",))
     geo_q = body.get("geoQ")
     if geo_q is not None and not (
         isinstance(geo_q, dict)
@@ -366,7 +337,7 @@ async def append_attributes(
 ) -> Response:
     """Append Entity Attributes (5.6.3; HTTP binding 6.6.3.1)."""
     ld = await read_ld(request, body)
-    no_overwrite = "noOverwrite" in (_csv(options) or [])
+    no_overwrite = "noOverwrite" in (csv(options) or [])
     return _outcome(
         await service.append_attrs(tenant, entity_id, body, ld.compiled, no_overwrite=no_overwrite)
     )

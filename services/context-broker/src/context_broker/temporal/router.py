@@ -14,11 +14,14 @@ from context_broker.deps import (
     Ld,
     LdContext,
     Tenant,
+    check_query_body,
+    csv,
+    dataset_ids,
     read_ld,
     reject_unknown_query_parameters,
 )
 from context_broker.entities.service import GeoParams, expand_name
-from context_broker.ngsild.ids import is_uri, is_valid_name
+from context_broker.ngsild.ids import is_valid_name
 from context_broker.ngsild.links import link_header
 from context_broker.ngsild.media import JSONLD, choose_response_type
 from context_broker.ngsild.representation import parse_projection
@@ -54,19 +57,12 @@ _FORMATS = {
 }
 
 
-def _csv(value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    items = [v.strip() for v in value.split(",") if v.strip()]
-    return items or None
-
-
 def _representation(options: str | None, format_: str | None) -> tuple[str, bool]:
     """The temporal representation and sysAttrs from ``options`` and ``format`` (6.3.12);
     ``format`` wins over the representation named in ``options``."""
     chosen: list[str] = []
     sys_attrs = False
-    for opt in _csv(options) or []:
+    for opt in csv(options) or []:
         if opt == "sysAttrs":
             sys_attrs = True
         elif opt in _FORMATS:
@@ -80,16 +76,6 @@ def _representation(options: str | None, format_: str | None) -> tuple[str, bool
     if len(set(chosen)) > 1:
         raise InvalidRequest("The options ask for more than one representation")
     return (chosen[0] if chosen else "normalized"), sys_attrs
-
-
-def _dataset_ids(raw: str | None) -> frozenset[str | None] | None:
-    items = _csv(raw)
-    if not items:
-        return None
-    for ds in items:
-        if ds != "@none" and not is_uri(ds):
-            raise BadRequestData(f"The datasetId {ds[:200]!r} is not a URI")
-    return frozenset(None if ds == "@none" else ds for ds in items)
 
 
 def temporal_view(
@@ -128,7 +114,7 @@ def temporal_view(
         fmt=fmt,
         sys_attrs=sys_attrs,
         attrs=[expand_name(ld.compiled, a) for a in attrs] if attrs else None,
-        dataset_ids=_dataset_ids(dataset_id),
+        dataset_ids=dataset_ids(dataset_id),
         pick=parse_projection(pick, "pick") if pick else None,
         omit=parse_projection(omit, "omit") if omit else None,
         lang=lang or None,
@@ -228,7 +214,7 @@ async def query_temporal(
     descending = _descending(orderBy)
     del csf
     tq = parse_temporal_query(timerel, timeAt, endTimeAt, timeproperty, lastN)
-    attr_list = _csv(attrs)
+    attr_list = csv(attrs)
     view = temporal_view(
         ld,
         options=options,
@@ -246,9 +232,9 @@ async def query_temporal(
         ld.compiled,
         view,
         tq,
-        ids=_csv(id),
+        ids=csv(id),
         id_pattern=idPattern,
-        types=None if _is_expression(type) else _csv(type),
+        types=None if _is_expression(type) else csv(type),
         type_expr=type if _is_expression(type) else None,
         attrs=attr_list,
         q=q,
@@ -308,21 +294,7 @@ async def query_temporal_post(
     if not isinstance(body, dict) or body.get("type") != "Query":
         raise BadRequestData('The body must be a Query object with "type": "Query"')
     ld = await read_ld(request, body)
-    entities_ = body.get("entities") or []
-    if not isinstance(entities_, list) or not all(
-        isinstance(s, dict)
-        and all(isinstance(s.get(k, ""), str) for k in ("id", "idPattern", "type"))
-        for s in entities_
-    ):
-        raise BadRequestData("entities must be a list of EntitySelector objects")
-    attrs = body.get("attrs")
-    if attrs is not None and not (
-        isinstance(attrs, list) and all(isinstance(a, str) and a for a in attrs)
-    ):
-        raise BadRequestData("attrs must be a list of attribute names")
-    for member in ("q", "scopeQ", "lang"):
-        if not isinstance(body.get(member, ""), str):
-            raise BadRequestData(f"{member} must be a string")
+    entities_, attrs = check_query_body(body, strings=("q", "scopeQ", "lang"))
     geo_q = body.get("geoQ")
     if geo_q is not None and not (
         isinstance(geo_q, dict)
@@ -478,7 +450,7 @@ async def retrieve_temporal(
         ld,
         options=options,
         format_=format,
-        attrs=_csv(attrs),
+        attrs=csv(attrs),
         pick=pick,
         omit=omit,
         lang=lang,
