@@ -160,6 +160,28 @@ def test_provider_writes_consumer_buys_then_reads_other_tenant_sees_nothing(
         assert read.json()["id"] == eid
         listed = c.get("/ngsi-ld/v1/entities?type=ParkingSpot", headers=consumer)
         assert [e["id"] for e in listed.json()] == [eid]
+        # The entitlement names ParkingSpot; a Link @context mapping that name to another
+        # type's IRI reaches nothing of that type (the broker compares the stored types).
+        camera = {"id": f"urn:ngsi-ld:Camera:{uuid.uuid4().hex}", "type": "Camera"}
+        assert c.post("/ngsi-ld/v1/entities", json=camera, headers=provider).status_code == 201
+        remap = {"@context": {"ParkingSpot": "https://uri.etsi.org/ngsi-ld/default-context/Camera"}}
+        hosted = c.post("/ngsi-ld/v1/jsonldContexts", json=remap, headers=provider)
+        assert hosted.status_code == 201, hosted.text
+        link = (
+            f"<{stack.urls['gateway']}{hosted.headers['location']}>; "
+            'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+        )
+        sneaky = {**consumer, "Link": link}
+        as_provider = c.get(
+            "/ngsi-ld/v1/entities?type=ParkingSpot", headers={**provider, "Link": link}
+        )
+        assert [e["id"] for e in as_provider.json()] == [camera["id"]]
+        assert c.get("/ngsi-ld/v1/entities?type=ParkingSpot", headers=sneaky).json() == []
+        hidden = c.get(f"/ngsi-ld/v1/entities/{camera['id']}", headers=sneaky)
+        assert hidden.status_code == 403
+        assert hidden.json()["detail"] == (
+            f"The caller has no entitlement to read entity type Camera in tenant {tenant}"
+        )
         # A second tenant: its provider sees nothing of the first, and cannot ask for it.
         second = {**_client(gw, roles=["data-provider"], tenants=[other]), "NGSILD-Tenant": other}
         own = {"id": f"urn:ngsi-ld:Camera:{uuid.uuid4().hex}", "type": "Camera"}

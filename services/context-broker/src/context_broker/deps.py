@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Request
 
 from context_broker.contexts.service import ContextService
 from context_broker.entities.service import EntityService
+from context_broker.ngsild import visibility
 from context_broker.ngsild.ids import is_uri
 from context_broker.ngsild.jsonld import CORE_CONTEXT_URL, CompiledContext
 from context_broker.ngsild.links import context_from_link
@@ -29,6 +30,16 @@ async def _tenant(
 
 
 Tenant = Annotated[str, Depends(_tenant)]
+
+
+async def _visible(
+    types: Annotated[str | None, Header(alias=visibility.HEADER)] = None,
+) -> frozenset[str] | None:
+    return visibility.parse(types)
+
+
+#: The entity types the reader may see, as the gateway names them (ngsild/visibility.py).
+Visible = Annotated[frozenset[str] | None, Depends(_visible)]
 
 
 async def _entities(request: Request) -> EntityService:

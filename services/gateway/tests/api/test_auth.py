@@ -102,6 +102,8 @@ async def test_anonymous_is_refused_with_the_reason_and_audit_logged(
     assert records[-1].__dict__["path"] == "/ngsi-ld/v1/entities"
     # Open data is public; the catalogue is readable without credentials.
     assert (await gw.get("/ngsi-ld/v1/entities/urn:ngsi-ld:OpenSpot:1")).status_code == 200
+    listed = await gw.get("/ngsi-ld/v1/entities?type=OpenSpot")
+    assert listed.json()["headers"]["x-mims-entity-types"] == "OpenSpot"
     assert (await gw.get("/catalogue/v1/datasets")).status_code == 200
     assert_problem(
         await gw.post("/catalogue/v1/datasets", json={}),
@@ -226,6 +228,13 @@ async def test_consumer_is_refused_until_entitled(
     assert seen["ngsild-tenant"] == "t1"
     assert seen["x-mims-party"] == party and seen["x-mims-roles"] == "data-consumer"
     assert seen["x-mims-subject"] == consumer["id"] and "authorization" not in seen
+    # The broker is told which types the consumer may see; a client's own claim is dropped.
+    assert seen["x-mims-entity-types"] == "ParkingSpot"
+    forged = await gw.get(
+        "/ngsi-ld/v1/entities?type=ParkingSpot",
+        headers={**auth, "X-Mims-Entity-Types": "Camera,ParkingSpot"},
+    )
+    assert forged.json()["headers"]["x-mims-entity-types"] == "ParkingSpot"
     one = await gw.get("/ngsi-ld/v1/entities/urn:ngsi-ld:ParkingSpot:7", headers=auth)
     assert one.json() == {"id": "urn:ngsi-ld:ParkingSpot:7", "type": "ParkingSpot"}
     other = await gw.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Camera:7", headers=auth)

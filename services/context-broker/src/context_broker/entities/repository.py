@@ -92,6 +92,8 @@ class Filter:
     q_path: str | None = None
     type_selector: Selector | None = None  # atoms are type IRIs
     scope_selector: Selector | None = None  # atoms are scope patterns
+    #: The reader's visible type names (ngsild/visibility.py); None: no limit.
+    visible: frozenset[str] | None = None
 
 
 def _selector_sql(sel: Selector, atom: Callable[[str], str]) -> str:
@@ -148,6 +150,11 @@ def _where(f: Filter) -> tuple[str, list[Any]]:
         clauses.append(_selector_sql(f.type_selector, lambda t: f"types @> {arg([t])}::text[]"))
     if f.scope_selector is not None:
         clauses.append(_selector_sql(f.scope_selector, lambda s: _scope_sql(s, arg)))
+    if f.visible is not None:
+        names = arg(sorted(f.visible))
+        clauses.append(
+            f"EXISTS (SELECT 1 FROM unnest(types) t WHERE type_name(t) = ANY({names}::text[]))"  # noqa: S608 - bound values only
+        )
     if f.any_attrs:
         clauses.append(f"attrs ?| {arg(f.any_attrs)}::text[]")
     if f.q_path:

@@ -15,6 +15,7 @@ from context_broker.deps import (
     Ld,
     LdContext,
     Tenant,
+    Visible,
     check_query_body,
     csv,
     dataset_ids,
@@ -96,6 +97,7 @@ def _view(
     omit: str | None,
     lang: str | None = None,
     dataset_id: str | None = None,
+    visible: frozenset[str] | None = None,
 ) -> View:
     fmt, sys_attrs = parse_options(options, format_)
     if pick and omit:
@@ -111,6 +113,7 @@ def _view(
         omit=omitted(parse_projection_tree(omit, "omit")) if omit is not None else None,
         lang=lang or None,
         dataset_ids=dataset_ids(dataset_id),
+        visible=visible,
     )
 
 
@@ -143,6 +146,7 @@ class Shape:
 
 async def _shape(
     ld: LdContext,
+    visible: Visible,
     accept: Accept = None,
     attrs: str | None = None,
     pick: str | None = None,
@@ -162,7 +166,7 @@ async def _shape(
     choose_response_type(accept)
     del containedBy  # one broker, no distributed operations to loop through
     return Shape(
-        view=_view(ld, options, format, attrs, pick, omit, lang, datasetId),
+        view=_view(ld, options, format, attrs, pick, omit, lang, datasetId, visible),
         join=_join(join, joinLevel, pick, omit),
         attrs=csv(attrs),
         geometry_property=geometryProperty,
@@ -270,6 +274,7 @@ async def query_entities_post(
     tenant: Tenant,
     body: Json,
     request: Request,
+    visible: Visible,
     accept: Accept = None,
     limit: NonNegative = 20,
     offset: NonNegative = 0,
@@ -298,7 +303,8 @@ async def query_entities_post(
     selected = [s["type"] for s in entities_ if "type" in s]
     type_expr = "|".join(f"({t})" for t in selected) if selected else None
     patterns = [s["idPattern"] for s in entities_ if "idPattern" in s]
-    view = _view(ld, options, format, ",".join(attrs) if attrs else None, None, None, lang)
+    attr_names = ",".join(attrs) if attrs else None
+    view = _view(ld, options, format, attr_names, None, None, lang, visible=visible)
     join_ = _join(body.get("join"), body.get("joinLevel"), None, None)
     found, total = await service.query(
         tenant,

@@ -29,6 +29,7 @@ from context_broker.ngsild.jsonld import CompiledContext, compact_entity_keys
 from context_broker.ngsild.query import parse_q, q_to_jsonpath
 from context_broker.ngsild.representation import Format, ProjectionTree, apply_language, render
 from context_broker.ngsild.selectors import is_scope_pattern, map_atoms, parse_selector
+from context_broker.ngsild.visibility import refuse_hidden, visible
 from mims_shared.db import Database
 from mims_shared.errors import AlreadyExists, BadRequestData, NotFound
 
@@ -109,6 +110,8 @@ class View:
     lang: str | None = None  # LanguageProperties in this language (4.15)
     #: Only these instances of each attribute; None stands for the default instance.
     dataset_ids: frozenset[str | None] | None = None
+    #: The entity type names the reader may see (ngsild/visibility.py); None: all.
+    visible: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,6 +471,7 @@ class EntityService:
             e = await repository.get(uow.connection, tenant, eid)
         if e is None:
             raise NotFound(f"Entity {eid} does not exist")
+        refuse_hidden(tenant, e.types, view.visible)
         if view.attrs is not None and not view.attrs & e.attrs.keys():
             raise NotFound(f"Entity {eid} has none of the attributes asked for")
         out = self._view(e, ctx, view)
@@ -503,7 +507,11 @@ class EntityService:
         async with self.db.unit_of_work(transaction=False) as uow:
 
             async def fetch(ids: list[str]) -> dict[str, StoredEntity]:
-                return await link_repository.get_many(uow.connection, tenant, ids)
+                found = await link_repository.get_many(uow.connection, tenant, ids)
+                if view.visible is None:
+                    return found
+                # Linked entities the reader may not see are left out, as if absent.
+                return {i: e for i, e in found.items() if visible(e.types, view.visible)}
 
             return await links.join_entities(roots, join, view.fmt, fetch, render, ctx.compact)
 
@@ -519,6 +527,7 @@ class EntityService:
         q: str | None,
         type_expr: str | None = None,
         scope_q: str | None = None,
+        visible: frozenset[str] | None = None,
     ) -> Filter:
         for eid in ids or []:
             _check_id(eid)
@@ -540,6 +549,7 @@ class EntityService:
             scope_selector=parse_selector(scope_q, "scopeQ", is_scope_pattern)
             if scope_q is not None
             else None,
+            visible=visible,
         )
 
     async def purge(
@@ -608,6 +618,7 @@ class EntityService:
             q=q,
             type_expr=type_expr,
             scope_q=scope_q,
+            visible=view.visible,
         )
         if geo_query is None:
             async with self.db.unit_of_work(transaction=False) as uow:

@@ -20,6 +20,7 @@ from context_broker.ngsild.attributes import VALUE_MEMBER, as_list, stored
 from context_broker.ngsild.geo import GeoQuery, matches
 from context_broker.ngsild.jsonld import CompiledContext
 from context_broker.ngsild.selectors import AllOf, AnyOf, Atom, Selector
+from context_broker.ngsild.visibility import visible
 
 NULL = "urn:ngsi-ld:null"
 #: 5.2.? previous values (showChanges): the member of the instance's kind, "previous"-prefixed.
@@ -215,8 +216,11 @@ def trigger_reason(sub: Live, change: Change, d: Diff) -> str | None:
 
 
 def selects(sub: Live, change: Change) -> bool:
-    """Entity selectors, geoQ and scopeQ (q is checked by the database)."""
+    """Entity selectors, geoQ and scopeQ (q is checked by the database); nothing of an
+    entity the subscriber may not see (ngsild/visibility.py)."""
     e = change.current
+    if not visible(e.types, sub.view.visible):
+        return False
     if sub.selectors is not None and not any(s.selects(e.id, e.types) for s in sub.selectors):
         return False
     if sub.geo is not None and not matches(sub.geo, e.attrs.get(sub.geo.geoproperty)):

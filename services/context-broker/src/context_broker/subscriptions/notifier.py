@@ -124,6 +124,7 @@ def compile_live(
         omit=_projection(note.get("omit")),
         lang=doc.get("lang"),
         dataset_ids=frozenset(datasets) if datasets else None,
+        visible=frozenset(s.visible_types) if s.visible_types is not None else None,
     )
     return Live(
         tenant=s.tenant,

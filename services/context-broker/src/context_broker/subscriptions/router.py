@@ -14,6 +14,7 @@ from context_broker.deps import (
     Ld,
     LdContext,
     Tenant,
+    Visible,
     read_ld,
     reject_unknown_query_parameters,
 )
@@ -77,11 +78,11 @@ def _sys_attrs(options: str | None) -> bool:
 
 @router.post("/subscriptions", status_code=201)
 async def create_subscription(
-    service: Service, tenant: Tenant, body: Json, request: Request
+    service: Service, tenant: Tenant, body: Json, request: Request, visible: Visible
 ) -> Response:
     """Create Subscription (5.8.1; HTTP binding 6.10.3.1): 201 with its Location."""
     ld = await read_ld(request, body)
-    sid = await service.create(tenant, body, ld.compiled, ld.value)
+    sid = await service.create(tenant, body, ld.compiled, ld.value, visible)
     return Response(status_code=201, headers={"Location": f"{PATH}/{sid}"})
 
 
@@ -124,11 +125,16 @@ async def retrieve_subscription(
 
 @router.patch("/subscriptions/{subscription_id:path}", status_code=204)
 async def update_subscription(
-    service: Service, tenant: Tenant, subscription_id: str, body: JsonPatch, request: Request
+    service: Service,
+    tenant: Tenant,
+    subscription_id: str,
+    body: JsonPatch,
+    request: Request,
+    visible: Visible,
 ) -> Response:
     """Update Subscription (5.8.2; 6.11.3.2): 204."""
     ld = await read_ld(request, body)
-    await service.update(tenant, subscription_id, body, ld.compiled)
+    await service.update(tenant, subscription_id, body, ld.compiled, visible)
     return Response(status_code=204)
 
 

@@ -112,8 +112,16 @@ class SubscriptionService:
         if url is not None:
             await self.contexts.compiled(url)
 
-    async def create(self, tenant: str, body: Any, ctx: CompiledContext, context_value: Any) -> str:
-        """Create Subscription (5.8.1)."""
+    async def create(
+        self,
+        tenant: str,
+        body: Any,
+        ctx: CompiledContext,
+        context_value: Any,
+        visible: frozenset[str] | None = None,
+    ) -> str:
+        """Create Subscription (5.8.1). A reader limited to some entity types
+        (ngsild/visibility.py) is notified of those types only."""
         now = _now()
         if isinstance(body, dict) and "id" in body:
             _check_id(str(body["id"]) if body["id"] is not None else "")
@@ -132,15 +140,25 @@ class SubscriptionService:
             parse_datetime(doc["expiresAt"], "expiresAt") if "expiresAt" in doc else None,
             now,
             now,
+            visible_types=sorted(visible) if visible is not None else None,
         )
         async with self.db.unit_of_work(transaction=False) as uow:
             if not await repository.insert(uow.connection, s, doc.get("timeInterval")):
                 raise AlreadyExists(f"Subscription {sid} already exists")
         return sid
 
-    async def update(self, tenant: str, sid: str, fragment: Any, ctx: CompiledContext) -> None:
+    async def update(
+        self,
+        tenant: str,
+        sid: str,
+        fragment: Any,
+        ctx: CompiledContext,
+        visible: frozenset[str] | None = None,
+    ) -> None:
         """Update Subscription (5.8.2): the fragment merged into what is stored, checked
-        whole again; status follows isActive and expiresAt."""
+        whole again; status follows isActive and expiresAt. A reader limited to some entity
+        types narrows the subscription to them (whoever receives the notifications after
+        the update, they carry nothing that reader may not see)."""
         _check_id(sid)
         now = _now()
         async with self.db.unit_of_work() as uow:
@@ -163,6 +181,9 @@ class SubscriptionService:
                 parse_datetime(doc["expiresAt"], "expiresAt") if "expiresAt" in doc else None
             )
             s.modified_at = now
+            if visible is not None:
+                kept = visible if s.visible_types is None else visible & set(s.visible_types)
+                s.visible_types = sorted(kept)
             await repository.save(uow.connection, s, doc.get("timeInterval"))
             await uow.commit()
 

@@ -14,6 +14,7 @@ from context_broker.deps import (
     Ld,
     LdContext,
     Tenant,
+    Visible,
     check_query_body,
     csv,
     dataset_ids,
@@ -90,6 +91,7 @@ def temporal_view(
     dataset_id: str | None = None,
     aggr_methods: Any = None,
     aggr_period: Any = None,
+    visible: frozenset[str] | None = None,
 ) -> TemporalView:
     """The checked view parameters of a temporal read."""
     fmt, sys_attrs = _representation(options, format_)
@@ -120,6 +122,7 @@ def temporal_view(
         lang=lang or None,
         aggr_methods=methods,
         aggr_period=period,
+        visible=visible,
     )
 
 
@@ -177,6 +180,7 @@ async def query_temporal(
     service: Service,
     tenant: Tenant,
     ld: LdContext,
+    visible: Visible,
     accept: Accept = None,
     id: str | None = None,
     idPattern: str | None = None,
@@ -226,6 +230,7 @@ async def query_temporal(
         dataset_id=datasetId,
         aggr_methods=aggrMethods,
         aggr_period=aggrPeriodDuration,
+        visible=visible,
     )
     found, total, page = await service.query(
         tenant,
@@ -280,6 +285,7 @@ async def query_temporal_post(
     tenant: Tenant,
     body: Json,
     request: Request,
+    visible: Visible,
     accept: Accept = None,
     limit: NonNegative = 20,
     offset: NonNegative = 0,
@@ -314,6 +320,7 @@ async def query_temporal_post(
         lang=lang or body.get("lang"),
         aggr_methods=aggr.get("aggrMethods"),
         aggr_period=aggr.get("aggrPeriodDuration"),
+        visible=visible,
     )
     ids = [s["id"] for s in entities_ if "id" in s] or None
     selected = [s["type"] for s in entities_ if "type" in s]
@@ -424,6 +431,7 @@ async def retrieve_temporal(
     service: Service,
     tenant: Tenant,
     ld: LdContext,
+    visible: Visible,
     entity_id: str,
     accept: Accept = None,
     attrs: str | None = None,
@@ -457,6 +465,7 @@ async def retrieve_temporal(
         dataset_id=datasetId,
         aggr_methods=aggrMethods,
         aggr_period=aggrPeriodDuration,
+        visible=visible,
     )
     entity, page = await service.retrieve(tenant, entity_id, ld.compiled, view, tq)
     status, headers = _paged(page)

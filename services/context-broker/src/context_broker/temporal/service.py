@@ -46,6 +46,7 @@ from context_broker.ngsild.temporal import (
     simplified_attribute,
     strip_instance,
 )
+from context_broker.ngsild.visibility import refuse_hidden
 from context_broker.temporal import repository
 from context_broker.temporal.repository import InstanceRow, Selection, StoredInstance
 from mims_shared.db import Database
@@ -98,6 +99,8 @@ class TemporalView:
     lang: str | None = None
     aggr_methods: tuple[str, ...] = ()
     aggr_period: Duration | None = None
+    #: The entity type names the reader may see (ngsild/visibility.py); None: all.
+    visible: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,6 +416,7 @@ class TemporalService:
             known = await repository.get_entity(uow.connection, tenant, eid)
             if known is None:
                 raise NotFound(f"Entity {eid} does not exist")
+            refuse_hidden(tenant, known.types, view.visible)
             out, page = await self._evolutions(
                 uow.connection, tenant, [known], ctx, view, query, single=True
             )
@@ -452,7 +456,7 @@ class TemporalService:
             found, total = await self.entities.query(
                 tenant,
                 ctx,
-                View(fmt="simplified", pick=frozenset({"id"})),
+                View(fmt="simplified", pick=frozenset({"id"}), visible=view.visible),
                 ids=ids,
                 id_pattern=id_pattern,
                 types=types,

@@ -59,7 +59,9 @@ _DROP_REQUEST = frozenset(
     }
 )
 _DROP_RESPONSE = frozenset({b"date", b"server", b"x-request-id", b"proxy-authenticate"})
-_IDENTITY_PREFIX = b"x-mims-"
+_IDENTITY_PREFIX = b"x-mims-"  # identity headers: only the gateway sets them
+#: The entity types the broker may show a consumer (set by the gateway, dropped from clients).
+VISIBLE_TYPES = b"x-mims-entity-types"
 _JSON_INSPECT_MAX = 4 * 1024 * 1024
 _SECURITY = [
     (b"x-content-type-options", b"nosniff"),
@@ -271,11 +273,12 @@ class Gateway:
         query: bytes = scope["query_string"]
         body: bytes | AsyncIterator[bytes] | None = _UNREAD
         check_response = False
+        visible: set[str] | None = None
         if upstream.name == "context-broker":
             checked = not (who.kind == "open" or who.is_admin or who.is_provider)
             need = rules.ngsild_need(method, path)
             if checked:
-                query, body, check_response = await self._check_ngsild(
+                query, body, check_response, visible = await self._check_ngsild(
                     who, need, tenant, query, receive, p, method
                 )
         elif not (who.kind == "open" or who.is_admin):
@@ -286,6 +289,11 @@ class Gateway:
         if query:
             target = target + b"?" + query
         headers = self._request_headers(scope, who, tenant, p)
+        if visible is not None:
+            # The broker compares these names with the stored type IRIs, so a consumer's own
+            # @context cannot stretch an entitlement to other types (context_broker
+            # ngsild/visibility.py).
+            headers.append((VISIBLE_TYPES, _header_value(",".join(sorted(visible)))))
         try:
             resp = await self.pools[upstream.name].send(method, target, headers, body, self.retries)
         except http1.ConnectFailed:
@@ -307,9 +315,12 @@ class Gateway:
         receive: Receive,
         p: Parsed,
         method: str,
-    ) -> tuple[bytes, bytes | AsyncIterator[bytes] | None, bool]:
-        """Roles and entitlements of a caller who is neither administrator nor provider;
-        True when the entity's type can only be checked in the broker's answer."""
+    ) -> tuple[bytes, bytes | AsyncIterator[bytes] | None, bool, set[str] | None]:
+        """Roles and entitlements of a caller who is neither administrator nor provider.
+
+        Answers the query string and body to forward, whether the entity's type must also be
+        checked in the broker's answer, and the entity types the broker may show the caller
+        (None: no limit), which the broker applies to the stored types."""
         body: bytes | AsyncIterator[bytes] | None = _UNREAD
         if need.action == "write":
             if who.kind == "anonymous":
@@ -318,19 +329,19 @@ class Gateway:
         if need.action == "meta":
             if who.kind == "anonymous":
                 raise Denied(e.Unauthenticated("This NGSI-LD operation needs credentials"))
-            return query, body, False
+            return query, body, False, None
         action = "subscribe" if need.action == "subscribe" else "read"
         if action == "subscribe" and who.kind == "anonymous":
             raise Denied(e.Unauthenticated("Subscribing needs credentials"))
+        allowed = await self.allowed_types(who, tenant, action)
         if need.types_from == "response":
-            return query, body, True
+            return query, body, True, allowed
         if need.types_from == "query":
             names, given = rules.query_types(query)
             if not given:
-                allowed = await self.allowed_types(who, tenant, action)
                 if not allowed:
                     raise Denied(e.Forbidden(f"The caller may {action} no entity type here"))
-                return rules.restrict_query(query, allowed), body, False
+                return rules.restrict_query(query, allowed), body, False, allowed
         else:
             body = await self._body(receive, p)
             if body is not None and not isinstance(body, bytes):
@@ -341,11 +352,11 @@ class Gateway:
                 raise e.InvalidRequest("The request body is not valid JSON") from None
             found = rules.body_types(doc)
             if found is None:
-                if method == "PATCH":
-                    return query, body, False  # an update that does not touch entities
+                if method == "PATCH":  # an update that does not touch entities
+                    return query, body, False, allowed
                 raise Denied(e.Forbidden(f"A consumer must name the entity types to {action}"))
             names = found
-        refused = sorted(await self.refused(who, tenant, action, names))
+        refused = sorted(names - allowed)
         if refused and who.kind == "anonymous":
             raise Denied(
                 e.Unauthenticated(f"Reading entity type {', '.join(refused)} needs credentials")
@@ -357,7 +368,7 @@ class Gateway:
                     f"{', '.join(refused)}" + (f" in tenant {tenant}" if tenant else "")
                 )
             )
-        return query, body, False
+        return query, body, False, allowed
 
     async def _body(self, receive: Receive, p: Parsed) -> bytes | AsyncIterator[bytes] | None:
         limit = self.max_body_bytes

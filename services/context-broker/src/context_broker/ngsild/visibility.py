@@ -1,0 +1,68 @@
+"""Which entity types a reader may see: the gateway's entitlement decision (MIM6), applied to
+the stored data; pure.
+
+The gateway decides which entity types a data consumer (or an anonymous reader) may read or
+subscribe to, from marketplace entitlements and openly licensed types, and names them in the
+``X-Mims-Entity-Types`` request header (comma-separated type names; the gateway drops any
+copy of that header a client sends). The names are compared with the *stored* type IRIs,
+never with what the reader's own ``@context`` makes of them: a ``Link`` context that maps an
+entitled name such as ``ParkingSpot`` to another type's IRI selects nothing more, because the
+entities it would reach have stored types whose names are not entitled.
+
+A name matches a stored IRI when it is the IRI's last segment (:func:`type_name`), the rule
+the gateway uses for entitlements: ``ParkingSpot`` covers
+``https://smartdatamodels.org/dataModel.Parking/ParkingSpot``. The same function exists in
+SQL (``type_name`` of migration 0009) so that queries filter in the database; a test holds
+the two to the same answers.
+
+Without the header nothing is restricted: the header only ever narrows what a request sees,
+so a request that reaches the broker without the gateway gains nothing by omitting it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from mims_shared.errors import Forbidden
+
+#: The request header the gateway sets (lower case, as ASGI and httpx give header names).
+HEADER = "x-mims-entity-types"
+
+
+def type_name(iri: str) -> str:
+    """The last segment of a type IRI: after the last ``#``, else ``/``, else ``:``.
+
+    ``https://smartdatamodels.org/dataModel.Parking/ParkingSpot`` -> ``ParkingSpot``;
+    ``urn:example:Camera`` -> ``Camera``; a name without separators is itself."""
+    for sep in ("#", "/", ":"):
+        _, found, rest = iri.rpartition(sep)
+        if found and rest:
+            return rest
+    return iri
+
+
+def parse(header: str | None) -> frozenset[str] | None:
+    """The names of the header; None without the header (nothing restricted). An empty
+    header makes every entity invisible."""
+    if header is None:
+        return None
+    return frozenset(n for n in (part.strip() for part in header.split(",")) if n)
+
+
+def visible(types: Iterable[str], names: frozenset[str] | None) -> bool:
+    """Whether an entity with these stored type IRIs may be shown to a reader limited to
+    ``names`` (None: no limit)."""
+    return names is None or any(type_name(t) in names for t in types)
+
+
+def refuse_hidden(
+    tenant: str, types: Iterable[str], names: frozenset[str] | None, action: str = "read"
+) -> None:
+    """Forbidden when an entity asked for by id is not visible to the reader: the same
+    refusal, in the same words, as the gateway's for a type it can see is not entitled."""
+    types = list(types)
+    if visible(types, names):
+        return
+    shown = ", ".join(sorted({type_name(t) for t in types})) or "unknown"
+    where = f" in tenant {tenant}" if tenant else ""
+    raise Forbidden(f"The caller has no entitlement to {action} entity type {shown}{where}")
