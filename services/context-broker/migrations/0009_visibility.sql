@@ -15,4 +15,5 @@ $$;
 
 -- A subscription made through the gateway by a reader limited to some entity types is
 -- notified of those types only (NULL: no limit).
-ALTER TABLE subscription ADD COLUMN visible_types text[];
+-- Until when (the end of the entitlements that allowed it; NULL: no end).
+ALTER TABLE subscription ADD COLUMN visible_types text[], ADD COLUMN visible_until timestamptz;

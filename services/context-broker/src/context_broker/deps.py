@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -40,6 +41,16 @@ async def _visible(
 
 #: The entity types the reader may see, as the gateway names them (ngsild/visibility.py).
 Visible = Annotated[frozenset[str] | None, Depends(_visible)]
+
+
+async def _entitled_until(
+    until: Annotated[str | None, Header(alias=visibility.UNTIL_HEADER)] = None,
+) -> datetime | None:
+    return visibility.parse_until(until)
+
+
+#: When the entitlements behind a subscription end (ngsild/visibility.py).
+EntitledUntil = Annotated[datetime | None, Depends(_entitled_until)]
 
 
 async def _entities(request: Request) -> EntityService:

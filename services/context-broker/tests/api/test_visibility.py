@@ -230,3 +230,43 @@ async def test_subscriptions_notify_only_visible_entities(
     for s in (sneaky, own, control):
         gone = await client.delete(f"{BASE}/subscriptions/{s}", headers=world.h())
         assert gone.status_code == 204
+
+
+async def test_a_subscription_ends_with_the_entitlements_behind_it(
+    client: httpx.AsyncClient, world: World, receiver: Receiver
+) -> None:
+    sub = {
+        "type": "Subscription",
+        "entities": [{"type": world.spot_type}],
+        "notification": {"endpoint": {"uri": f"{receiver.url}/n"}},
+    }
+
+    async def subscribe(path: str, until: str) -> str:
+        body = {**sub, "notification": {"endpoint": {"uri": f"{receiver.url}{path}"}}}
+        headers = {**world.h(world.spot_type), "X-Mims-Entitled-Until": until}
+        made = await client.post(f"{BASE}/subscriptions", json=body, headers=headers)
+        assert made.status_code == 201, made.text
+        return str(made.headers["location"].rsplit("/", 1)[-1])
+
+    ended = await subscribe("/ended", "2001-01-01T00:00:00Z")
+    running = await subscribe("/running", "2999-01-01T00:00:00Z")
+    status = await client.get(f"{BASE}/subscriptions/{ended}", headers=world.h())
+    assert status.json()["status"] == "expired"
+    assert "expiresAt" not in status.json()  # the subscriber's own expiresAt is untouched
+    r = await client.patch(
+        f"{BASE}/entities/{world.spot}/attrs", json={"status": _prop("free")}, headers=world.h()
+    )
+    assert r.status_code == 204
+    await receiver.received(1, "/running")
+    await asyncio.sleep(0.3)
+    assert receiver.bodies("/ended") == []
+    bad = await client.post(
+        f"{BASE}/subscriptions",
+        json=sub,
+        headers={**world.h(world.spot_type), "X-Mims-Entitled-Until": "soon"},
+    )
+    assert bad.status_code == 400
+    for s in (ended, running):
+        assert (
+            await client.delete(f"{BASE}/subscriptions/{s}", headers=world.h())
+        ).status_code == 204

@@ -268,6 +268,26 @@ async def test_consumer_is_refused_until_entitled(
         "/ngsi-ld/v1/entities?type=ParkingSpot", headers={**auth, "NGSILD-Tenant": "t2"}
     )
     assert_problem(cross, 403, "Tenant t2 is not one of the tenants the caller may use")
+    # Subscribing: two entitlements cover ParkingSpot, the later end counts; the broker is
+    # told when the subscription's right ends.
+    for until in ("2030-01-01T00:00:00Z", "2031-06-01T00:00:00Z"):
+        market.entitlements.append(
+            {
+                "party": party,
+                "entityTypes": ["ParkingSpot"],
+                "tenant": "t1",
+                "actions": ["subscribe"],
+                "validFrom": None,
+                "validUntil": until,
+            }
+        )
+    gw_forget = {"eventType": "ProductCreateEvent", "event": {}}
+    assert (await gw.post("/gateway/v1/listener/entitlements", json=gw_forget)).status_code == 204
+    made = await gw.post("/ngsi-ld/v1/subscriptions", json=sub, headers=auth)
+    assert made.status_code == 200, made.text
+    seen = made.json()["headers"]
+    assert seen["x-mims-entity-types"] == "ParkingSpot"
+    assert seen["x-mims-entitled-until"] == "2031-06-01T00:00:00Z"
 
 
 async def test_provider_writes_in_its_tenants_only(gw: httpx.AsyncClient) -> None:

@@ -22,11 +22,14 @@ so a request that reaches the broker without the gateway gains nothing by omitti
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
-from mims_shared.errors import Forbidden
+from mims_shared.errors import BadRequestData, Forbidden
 
 #: The request header the gateway sets (lower case, as ASGI and httpx give header names).
 HEADER = "x-mims-entity-types"
+#: For a subscription: when the entitlements that allow it end (RFC 3339), if they do.
+UNTIL_HEADER = "x-mims-entitled-until"
 
 
 def type_name(iri: str) -> str:
@@ -47,6 +50,25 @@ def parse(header: str | None) -> frozenset[str] | None:
     if header is None:
         return None
     return frozenset(n for n in (part.strip() for part in header.split(",")) if n)
+
+
+def parse_until(header: str | None) -> datetime | None:
+    """The end of a subscriber's entitlements; None without the header."""
+    if header is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(header.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequestData(f"{UNTIL_HEADER} must be an RFC 3339 date-time") from None
+    if moment.tzinfo is None:
+        raise BadRequestData(f"{UNTIL_HEADER} must name its time zone")
+    return moment
+
+
+def earliest(*moments: datetime | None) -> datetime | None:
+    """The earliest of the moments given (None: no end)."""
+    known = [m for m in moments if m is not None]
+    return min(known) if known else None
 
 
 def visible(types: Iterable[str], names: frozenset[str] | None) -> bool:

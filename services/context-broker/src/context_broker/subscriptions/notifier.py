@@ -40,6 +40,7 @@ from context_broker.ngsild.query import parse_q, q_to_jsonpath
 from context_broker.ngsild.representation import Format
 from context_broker.ngsild.selectors import Atom, is_scope_pattern, map_atoms, parse_selector
 from context_broker.ngsild.subscription import DEFAULT_TRIGGERS, subscription_q
+from context_broker.ngsild.visibility import earliest
 from context_broker.subscriptions import repository
 from context_broker.subscriptions.matching import (
     Change,
@@ -151,7 +152,7 @@ def compile_live(
         throttling=doc.get("throttling"),
         time_interval=doc.get("timeInterval"),
         is_active=s.is_active,
-        expires_at=s.expires_at,
+        expires_at=earliest(s.expires_at, s.visible_until),
         since=s.modified_at,
         last_sent=s.last_notification,
     )

@@ -19,7 +19,7 @@ from mims_shared.db import jsonb
 _COLUMNS = (
     "tenant, id, doc, context, context_value, is_active, expires_at, created_at, modified_at, "
     "times_sent, times_failed, last_notification, last_success, last_failure, delivery_status, "
-    "visible_types"
+    "visible_types, visible_until"
 )
 
 
@@ -42,6 +42,8 @@ class StoredSubscription:
     delivery_status: str | None = None
     #: The entity type names the subscriber may see (ngsild/visibility.py); None: all.
     visible_types: list[str] | None = None
+    #: When the entitlements behind it end (the gateway's word); None: no end.
+    visible_until: datetime | None = None
 
 
 def _subscription(row: asyncpg.Record) -> StoredSubscription:
@@ -52,8 +54,8 @@ async def insert(conn: asyncpg.Connection, s: StoredSubscription, interval: floa
     """False when the id is taken in the tenant. Moves the subscription generation."""
     done = await conn.fetchval(
         "INSERT INTO subscription (tenant, id, doc, context, context_value, is_active, "
-        "expires_at, time_interval, next_periodic, created_at, modified_at, visible_types) "
-        "VALUES ($1, $2, $3, $4, $9, $5, $6, $7, $8, $8, $8, $10) "
+        "expires_at, time_interval, next_periodic, created_at, modified_at, visible_types, "
+        "visible_until) VALUES ($1, $2, $3, $4, $9, $5, $6, $7, $8, $8, $8, $10, $11) "
         "ON CONFLICT (tenant, id) DO NOTHING RETURNING nextval('subscription_generation')",
         s.tenant,
         s.id,
@@ -65,6 +67,7 @@ async def insert(conn: asyncpg.Connection, s: StoredSubscription, interval: floa
         s.created_at,
         jsonb(s.context_value),
         s.visible_types,
+        s.visible_until,
     )
     return done is not None
 
@@ -81,7 +84,8 @@ async def save(conn: asyncpg.Connection, s: StoredSubscription, interval: float 
     await conn.execute(
         "UPDATE subscription SET doc = $3, context = $4, is_active = $5, expires_at = $6, "
         "time_interval = $7, next_periodic = CASE WHEN $7::float8 IS NULL THEN NULL "
-        "ELSE coalesce(next_periodic, $8) END, modified_at = $8, visible_types = $9 "
+        "ELSE coalesce(next_periodic, $8) END, modified_at = $8, visible_types = $9, "
+        "visible_until = $10 "
         "WHERE tenant = $1 AND id = $2",
         s.tenant,
         s.id,
@@ -92,6 +96,7 @@ async def save(conn: asyncpg.Connection, s: StoredSubscription, interval: float 
         interval,
         s.modified_at,
         s.visible_types,
+        s.visible_until,
     )
     await conn.execute("SELECT nextval('subscription_generation')")
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
 from context_broker.deps import (
+    EntitledUntil,
     Json,
     JsonPatch,
     Ld,
@@ -78,11 +79,16 @@ def _sys_attrs(options: str | None) -> bool:
 
 @router.post("/subscriptions", status_code=201)
 async def create_subscription(
-    service: Service, tenant: Tenant, body: Json, request: Request, visible: Visible
+    service: Service,
+    tenant: Tenant,
+    body: Json,
+    request: Request,
+    visible: Visible,
+    until: EntitledUntil,
 ) -> Response:
     """Create Subscription (5.8.1; HTTP binding 6.10.3.1): 201 with its Location."""
     ld = await read_ld(request, body)
-    sid = await service.create(tenant, body, ld.compiled, ld.value, visible)
+    sid = await service.create(tenant, body, ld.compiled, ld.value, visible, until)
     return Response(status_code=201, headers={"Location": f"{PATH}/{sid}"})
 
 
@@ -131,10 +137,11 @@ async def update_subscription(
     body: JsonPatch,
     request: Request,
     visible: Visible,
+    until: EntitledUntil,
 ) -> Response:
     """Update Subscription (5.8.2; 6.11.3.2): 204."""
     ld = await read_ld(request, body)
-    await service.update(tenant, subscription_id, body, ld.compiled, visible)
+    await service.update(tenant, subscription_id, body, ld.compiled, visible, until)
     return Response(status_code=204)
 
 

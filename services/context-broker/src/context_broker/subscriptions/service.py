@@ -24,6 +24,7 @@ from context_broker.ngsild.subscription import (
     parse_datetime,
     status_of,
 )
+from context_broker.ngsild.visibility import earliest
 from context_broker.subscriptions import repository
 from context_broker.subscriptions.repository import StoredSubscription
 from mims_shared.db import Database
@@ -119,9 +120,11 @@ class SubscriptionService:
         ctx: CompiledContext,
         context_value: Any,
         visible: frozenset[str] | None = None,
+        until: datetime | None = None,
     ) -> str:
         """Create Subscription (5.8.1). A reader limited to some entity types
-        (ngsild/visibility.py) is notified of those types only."""
+        (ngsild/visibility.py) is notified of those types only, and only until the
+        entitlements that allow it end (``until``)."""
         now = _now()
         if isinstance(body, dict) and "id" in body:
             _check_id(str(body["id"]) if body["id"] is not None else "")
@@ -141,6 +144,7 @@ class SubscriptionService:
             now,
             now,
             visible_types=sorted(visible) if visible is not None else None,
+            visible_until=until,
         )
         async with self.db.unit_of_work(transaction=False) as uow:
             if not await repository.insert(uow.connection, s, doc.get("timeInterval")):
@@ -154,6 +158,7 @@ class SubscriptionService:
         fragment: Any,
         ctx: CompiledContext,
         visible: frozenset[str] | None = None,
+        until: datetime | None = None,
     ) -> None:
         """Update Subscription (5.8.2): the fragment merged into what is stored, checked
         whole again; status follows isActive and expiresAt. A reader limited to some entity
@@ -184,6 +189,7 @@ class SubscriptionService:
             if visible is not None:
                 kept = visible if s.visible_types is None else visible & set(s.visible_types)
                 s.visible_types = sorted(kept)
+            s.visible_until = earliest(s.visible_until, until)
             await repository.save(uow.connection, s, doc.get("timeInterval"))
             await uow.commit()
 
@@ -235,7 +241,7 @@ class SubscriptionService:
         if "jsonldContext" not in doc and str(s.context).startswith(self.contexts.hosted_prefix):
             # The inline @context it was created with, hosted as ImplicitlyCreated (5.13.1).
             doc["jsonldContext"] = s.context
-        doc["status"] = status_of(s.is_active, s.expires_at, _now())
+        doc["status"] = status_of(s.is_active, earliest(s.expires_at, s.visible_until), _now())
         note = dict(doc["notification"])
         if s.times_sent:
             note["timesSent"] = s.times_sent

@@ -127,6 +127,23 @@ class Entitlements:
                 out |= ent.types
         return out
 
+    async def until(
+        self, party: str | None, tenant: str | None, action: str, names: set[str]
+    ) -> float | None:
+        """When ``party``'s right to ``action`` every one of ``names`` ends (epoch seconds):
+        for each name the latest end among the entitlements covering it, and the earliest of
+        those. None when none of them ends (or none is covered: openly licensed types)."""
+        if not party:
+            return None
+        now = time.time()
+        valid = [e for e in await self.of(party) if e.covers(tenant, action, now)]
+        ends: list[float] = []
+        for name in names:
+            covering = [e.valid_until for e in valid if name in e.types]
+            if covering and None not in covering:
+                ends.append(max(c for c in covering if c is not None))
+        return min(ends) if ends else None
+
     def forget(self, party: str | None = None) -> None:
         """Entitlements changed: ask the marketplace again next time."""
         if party is None:

@@ -14,6 +14,7 @@ import logging
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -62,6 +63,7 @@ _DROP_RESPONSE = frozenset({b"date", b"server", b"x-request-id", b"proxy-authent
 _IDENTITY_PREFIX = b"x-mims-"  # identity headers: only the gateway sets them
 #: The entity types the broker may show a consumer (set by the gateway, dropped from clients).
 VISIBLE_TYPES = b"x-mims-entity-types"
+ENTITLED_UNTIL = b"x-mims-entitled-until"
 _JSON_INSPECT_MAX = 4 * 1024 * 1024
 _SECURITY = [
     (b"x-content-type-options", b"nosniff"),
@@ -273,12 +275,12 @@ class Gateway:
         query: bytes = scope["query_string"]
         body: bytes | AsyncIterator[bytes] | None = _UNREAD
         check_response = False
-        visible: set[str] | None = None
+        extra: list[tuple[bytes, bytes]] = []
         if upstream.name == "context-broker":
             checked = not (who.kind == "open" or who.is_admin or who.is_provider)
             need = rules.ngsild_need(method, path)
             if checked:
-                query, body, check_response, visible = await self._check_ngsild(
+                query, body, check_response, extra = await self._check_ngsild(
                     who, need, tenant, query, receive, p, method
                 )
         elif not (who.kind == "open" or who.is_admin):
@@ -288,12 +290,7 @@ class Gateway:
         target = scope.get("raw_path") or path.encode()
         if query:
             target = target + b"?" + query
-        headers = self._request_headers(scope, who, tenant, p)
-        if visible is not None:
-            # The broker compares these names with the stored type IRIs, so a consumer's own
-            # @context cannot stretch an entitlement to other types (context_broker
-            # ngsild/visibility.py).
-            headers.append((VISIBLE_TYPES, _header_value(",".join(sorted(visible)))))
+        headers = self._request_headers(scope, who, tenant, p) + extra
         try:
             resp = await self.pools[upstream.name].send(method, target, headers, body, self.retries)
         except http1.ConnectFailed:
@@ -315,12 +312,12 @@ class Gateway:
         receive: Receive,
         p: Parsed,
         method: str,
-    ) -> tuple[bytes, bytes | AsyncIterator[bytes] | None, bool, set[str] | None]:
+    ) -> tuple[bytes, bytes | AsyncIterator[bytes] | None, bool, list[tuple[bytes, bytes]]]:
         """Roles and entitlements of a caller who is neither administrator nor provider.
 
         Answers the query string and body to forward, whether the entity's type must also be
-        checked in the broker's answer, and the entity types the broker may show the caller
-        (None: no limit), which the broker applies to the stored types."""
+        checked in the broker's answer, and the headers that tell the broker what the caller
+        may see (:meth:`_visibility`)."""
         body: bytes | AsyncIterator[bytes] | None = _UNREAD
         if need.action == "write":
             if who.kind == "anonymous":
@@ -329,19 +326,20 @@ class Gateway:
         if need.action == "meta":
             if who.kind == "anonymous":
                 raise Denied(e.Unauthenticated("This NGSI-LD operation needs credentials"))
-            return query, body, False, None
+            return query, body, False, []
         action = "subscribe" if need.action == "subscribe" else "read"
         if action == "subscribe" and who.kind == "anonymous":
             raise Denied(e.Unauthenticated("Subscribing needs credentials"))
         allowed = await self.allowed_types(who, tenant, action)
         if need.types_from == "response":
-            return query, body, True, allowed
+            return query, body, True, self._visibility(allowed)
         if need.types_from == "query":
             names, given = rules.query_types(query)
             if not given:
                 if not allowed:
                     raise Denied(e.Forbidden(f"The caller may {action} no entity type here"))
-                return rules.restrict_query(query, allowed), body, False, allowed
+                extra = self._visibility(allowed)
+                return rules.restrict_query(query, allowed), body, False, extra
         else:
             body = await self._body(receive, p)
             if body is not None and not isinstance(body, bytes):
@@ -353,7 +351,8 @@ class Gateway:
             found = rules.body_types(doc)
             if found is None:
                 if method == "PATCH":  # an update that does not touch entities
-                    return query, body, False, allowed
+                    until = await self.entitlements.until(who.party, tenant, action, allowed)
+                    return query, body, False, self._visibility(allowed, until)
                 raise Denied(e.Forbidden(f"A consumer must name the entity types to {action}"))
             names = found
         refused = sorted(names - allowed)
@@ -368,7 +367,22 @@ class Gateway:
                     f"{', '.join(refused)}" + (f" in tenant {tenant}" if tenant else "")
                 )
             )
-        return query, body, False, allowed
+        until = None
+        if action == "subscribe":
+            until = await self.entitlements.until(who.party, tenant, action, names)
+        return query, body, False, self._visibility(allowed, until)
+
+    @staticmethod
+    def _visibility(allowed: set[str], until: float | None = None) -> list[tuple[bytes, bytes]]:
+        """What the broker may show the caller: the entity type names, compared there with
+        the stored type IRIs so that a consumer's own @context cannot stretch an entitlement
+        to other types; for a subscription, when the entitlements behind it end (context
+        broker, ngsild/visibility.py)."""
+        out = [(VISIBLE_TYPES, _header_value(",".join(sorted(allowed))))]
+        if until is not None:
+            moment = datetime.fromtimestamp(until, UTC).isoformat().replace("+00:00", "Z")
+            out.append((ENTITLED_UNTIL, moment.encode()))
+        return out
 
     async def _body(self, receive: Receive, p: Parsed) -> bytes | AsyncIterator[bytes] | None:
         limit = self.max_body_bytes
