@@ -237,7 +237,11 @@ def main() -> int:
             for size in args.scale:
                 results.update(scale_scenario(host, broker, size, d, c))
         if "notify" in args.only:
-            results.update(notification_scenario(host, broker, args.notify_rate, d))
+            results.update(
+                notification_scenario(
+                    host, broker, args.notify_rate, d, stack.processes["context-broker"].pid
+                )
+            )
         if "market" in args.only:
             mp, cat = ports["marketplace"], ports["catalogue"]
             results.update(marketplace.scenarios(host, mp, cat, urls["marketplace"], d, c))

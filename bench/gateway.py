@@ -10,7 +10,7 @@ the entity's type.
 
 from __future__ import annotations
 
-from bench.loadgen import RequestFactory, Result, run
+from bench.loadgen import RequestFactory, Result, cpu_seconds, run
 
 #: What the gateway process is started with for the benchmark: limits far above the load
 #: (the bucket is still taken on every request) and the bench type openly licensed.
@@ -47,15 +47,6 @@ def with_token(make: RequestFactory, bearer: str) -> RequestFactory:
         return method, path, {**headers, **auth}, body
 
     return build
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux ``/proc``)."""
-    import os
-    from pathlib import Path
-
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def gateway_scenarios(

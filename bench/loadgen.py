@@ -8,9 +8,11 @@ latency percentiles come from the completed requests after a warm-up.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 #: Builds the n-th request: (method, path, headers, body).
 RequestFactory = Callable[[int], tuple[str, str, dict[str, str], bytes]]
@@ -123,3 +125,10 @@ def run(
         return uvloop.run(_run(host, port, make, connections, warmup, duration, start_index))
     except ImportError:
         return asyncio.run(_run(host, port, make, connections, warmup, duration, start_index))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux ``/proc``): what a busy
+    machine does not distort, unlike latency and throughput."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

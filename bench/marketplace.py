@@ -10,7 +10,6 @@ Both are driven by closed-loop HTTP/1.1 clients as light as ``bench.loadgen``'s.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from datetime import UTC, datetime
@@ -20,7 +19,7 @@ import asyncpg
 import httpx
 import orjson
 
-from bench.loadgen import Result, run
+from bench.loadgen import Result, cpu_seconds, run
 from mims_shared.db import jsonb, libpq_url
 
 CAT = "/tmf-api/productCatalogManagement/v5"
@@ -200,12 +199,6 @@ async def _orders(
 
     await asyncio.gather(*(worker() for _ in range(clients)))
     return len(latencies), sorted(latencies), errors
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def scenarios(

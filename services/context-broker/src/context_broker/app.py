@@ -72,18 +72,8 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
         await app.state.temporal.prepare()
         partitions = asyncio.create_task(app.state.temporal.keep_partitions())
         app.state.subscriptions = SubscriptionService(db, app.state.contexts)
-        # Notifications: their own HTTP client (receivers are not @context servers).
-        notify_client = http_client(
-            timeout=httpx.Timeout(10.0),
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        )
         notifier = Notifier(
-            db,
-            app.state.contexts,
-            app.state.entities,
-            notify_client,
-            lease_s=settings.notify_lease_s,
+            db, app.state.contexts, app.state.entities, lease_s=settings.notify_lease_s
         )
         app.state.notifier = notifier
         if settings.notifier:
@@ -93,7 +83,6 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
         finally:
             partitions.cancel()
             await notifier.stop()
-            await notify_client.aclose()
             await client.aclose()
             await db.dispose()
 

@@ -58,6 +58,14 @@ def test_a_valid_subscription_is_kept_without_read_only_members() -> None:
         {"watchedAttributes": ["a", "a"]},
         {"notification": {"endpoint": {"uri": "http://r/n", "accept": "text/html"}}},
         {"notification": {"endpoint": {"uri": "http://r/n", "receiverInfo": [{"key": "a"}]}}},
+        *(
+            {"notification": {"endpoint": {"uri": "http://r/n", "receiverInfo": [pair]}}}
+            for pair in (
+                {"key": "X-A", "value": "v\r\nX-Injected: 1"},  # header injection
+                {"key": "X-A", "value": "v\n"},
+                {"key": "X-A", "value": "\u20ac"},  # not Latin-1
+            )
+        ),
         {"notification": {"endpoint": {"uri": "http://r:99999/n"}}},
         {
             "notification": {

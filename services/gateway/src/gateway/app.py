@@ -25,8 +25,8 @@ from gateway.proxy.service import ProxyService
 from gateway.ratelimit.buckets import Buckets, LocalBuckets, RedisBuckets
 from gateway.routing.table import default_table
 from gateway.settings import MIGRATIONS, GatewaySettings
-from gateway.upstream.http1 import Pool
 from mims_shared.health import Readiness
+from mims_shared.http1 import Pool
 from mims_shared.settings import open_database
 from mims_shared.telemetry import http_client, setup_tracing
 from mims_shared.web.factory import build_app

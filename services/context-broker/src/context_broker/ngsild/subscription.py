@@ -84,6 +84,8 @@ SCHEMES = frozenset({"http", "https", "mqtt", "mqtts"})
 #: 5.2.22: notifierInfo keys the MQTT binding knows, with the values each may take.
 MQTT_INFO = {"MQTT-Version": {"mqtt3.1.1", "mqtt5.0"}, "MQTT-QoS": {"0", "1", "2"}}
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+#: RFC 9110, 5.5 field values: visible characters, spaces and tabs (no CR, LF or NUL); Latin-1.
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
 def _bad(message: str) -> BadRequestData:
@@ -162,9 +164,11 @@ def check_endpoint(endpoint: Any) -> None:
     if "cooldown" in endpoint:
         _positive(endpoint["cooldown"], "notification.endpoint.cooldown")
     if "receiverInfo" in endpoint:
-        for name in _key_values(endpoint["receiverInfo"], "receiverInfo"):
+        for name, value in _key_values(endpoint["receiverInfo"], "receiverInfo").items():
             if not _HEADER_NAME.match(name):
                 raise _bad(f"receiverInfo key {name[:60]!r} is not a valid header name")
+            if not _HEADER_VALUE.fullmatch(value):
+                raise _bad(f"receiverInfo {name[:60]} has a value that is not a valid header value")
     if "notifierInfo" in endpoint:
         for key, value in _key_values(endpoint["notifierInfo"], "notifierInfo").items():
             if key in MQTT_INFO and value not in MQTT_INFO[key]:

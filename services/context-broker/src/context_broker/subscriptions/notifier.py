@@ -13,6 +13,7 @@ acknowledged to a writer is notified even across a crash, and once per subscript
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import re
@@ -26,7 +27,6 @@ from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 import asyncpg
-import httpx
 import orjson
 
 from context_broker.contexts.service import ContextService
@@ -53,6 +53,7 @@ from context_broker.subscriptions.matching import (
 )
 from context_broker.subscriptions.repository import Job, StoredSubscription
 from context_broker.subscriptions.service import iso, own_context
+from mims_shared import http1
 from mims_shared.db import Database, libpq_url
 from mims_shared.errors import DomainError
 
@@ -164,7 +165,6 @@ class Notifier:
         db: Database,
         contexts: ContextService,
         entities: EntityService,
-        client: httpx.AsyncClient,
         *,
         poll_s: float = 1.0,
         lease_s: float = LEASE_S,
@@ -172,7 +172,6 @@ class Notifier:
         self.db = db
         self.contexts = contexts
         self.entities = entities
-        self.client = client
         self.poll_s = poll_s
         self.lease_s = lease_s
         self._generation: int | None = None
@@ -187,6 +186,7 @@ class Notifier:
         self._listener: asyncpg.Connection | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
         self._mqtt = MqttSender()
+        self._http = HttpSender()
         self._stopping = False
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -223,6 +223,7 @@ class Notifier:
             with contextlib.suppress(Exception):
                 await self._listener.close()
         await self._mqtt.close()
+        self._http.close()
 
     def poke(self) -> None:
         """Look at the outbox now (a write in this process committed)."""
@@ -552,16 +553,61 @@ class Notifier:
         try:
             if uri.startswith(("mqtt://", "mqtts://")):
                 return await self._mqtt.send(uri, endpoint, job.headers, body, timeout)
-            response = await self.client.post(
-                uri, content=orjson.dumps(body), headers=job.headers, timeout=timeout
-            )
-            return 200 <= response.status_code < 300
-        except (httpx.HTTPError, OSError, TimeoutError) as exc:
+            return await self._http.send(uri, job.headers, orjson.dumps(body), timeout)
+        except (http1.UpstreamError, OSError, TimeoutError) as exc:
             log.info("notification to %s failed: %r", uri, exc)
             return False
         except Exception:
             log.exception("notification to %s failed", uri)
             return False
+
+
+class HttpSender:
+    """HTTP binding of notifications (ETSI GS CIM 009 V1.8.1, 7.? : POST of the Notification
+    to the endpoint's URI): keep-alive connections pooled per origin, over the lean HTTP/1.1
+    client the gateway also uses (:mod:`mims_shared.http1`). Any 2xx is a delivery; the
+    answer's body is read and dropped so that the connection can be used again."""
+
+    #: Idle connections kept per origin (a receiver behind one URL gets the notifications of
+    #: many subscriptions at once).
+    MAX_IDLE = 64
+    #: The most of a receiver's answer read before the connection is given up.
+    MAX_ANSWER = 1 << 20
+
+    def __init__(self) -> None:
+        self._pools: dict[tuple[str, str, int | None], http1.Pool] = {}
+
+    def _pool(self, scheme: str, host: str, port: int | None) -> http1.Pool:
+        key = (scheme, host, port)
+        pool = self._pools.get(key)
+        if pool is None:
+            netloc = f"[{host}]" if ":" in host else host
+            base = f"{scheme}://{netloc}" + (f":{port}" if port else "")
+            # Time limits come from each endpoint, around the whole exchange (see send).
+            pool = http1.Pool(base, max_idle=self.MAX_IDLE, connect_timeout=3600, read_timeout=3600)
+            self._pools[key] = pool
+        return pool
+
+    async def send(self, uri: str, headers: dict[str, str], body: bytes, timeout: float) -> bool:
+        parts = urlsplit(uri)
+        pool = self._pool(parts.scheme, parts.hostname or "", parts.port)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        lines = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        if parts.username is not None:  # credentials in the URI (RFC 9110, 11.2: Basic)
+            secret = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            lines.append((b"Authorization", b"Basic " + base64.b64encode(secret.encode())))
+        async with asyncio.timeout(timeout):
+            resp = await pool.send("POST", target.encode("latin-1"), lines, body, retries=0)
+            try:
+                await resp.read(self.MAX_ANSWER)
+            finally:
+                resp.release()
+        return 200 <= resp.status < 300
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
 
 
 class MqttSender:

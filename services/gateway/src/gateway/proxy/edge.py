@@ -29,8 +29,8 @@ from gateway.identity.tokens import TokenVerifier
 from gateway.policy import rules
 from gateway.ratelimit.buckets import Buckets
 from gateway.routing.table import RouteTable, Upstream
-from gateway.upstream import http1
 from mims_shared import errors as e
+from mims_shared import http1
 from mims_shared.logs import request_id_var
 from mims_shared.web.formats import PROBLEM_TYPE_BASE, problem_slug
 from mims_shared.web.problems import InternalError, problem_headers, status_of

@@ -1,15 +1,18 @@
-"""HTTP/1.1 to one upstream over pooled keep-alive connections (RFC 9112).
+"""HTTP/1.1 to one origin over pooled keep-alive connections (RFC 9112).
 
-The proxy's hot path spends its time here, so the client does only what forwarding needs:
-one write of the request head (and a small body), one read of the response head, then the
-body framed by ``Content-Length``, ``chunked`` or the end of the connection (RFC 9112, 6.3),
-handed on piece by piece. General-purpose calls (health, OpenAPI documents, JWKS, the
-marketplace) use httpx.
+Two hot paths spend their time here: the gateway's proxy and the broker's notifications.
+The client does only what they need: one write of the request head (and a small body), one
+read of the response head, then the body framed by ``Content-Length``, ``chunked`` or the
+end of the connection (RFC 9112, 6.3), handed on piece by piece. A general-purpose client
+(httpx) costs several times more CPU per request, most of it in its connection pool's
+bookkeeping; general-purpose calls (health, OpenAPI documents, JWKS, the marketplace) still
+use it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -144,17 +147,20 @@ class Response:
 
 
 class Pool:
-    """Keep-alive connections to one ``http://host:port``."""
+    """Keep-alive connections to one ``http://host:port`` (or ``https://``, with the
+    system's trusted certificates)."""
 
     def __init__(
         self, base_url: str, *, max_idle: int, connect_timeout: float, read_timeout: float
     ) -> None:
         parts = urlsplit(base_url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"The upstream {base_url!r} must be an http:// URL")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"The upstream {base_url!r} must be an http:// or https:// URL")
+        tls = parts.scheme == "https"
         self.host = parts.hostname
-        self.port = parts.port or 80
-        self.host_header = parts.netloc.encode("latin-1")
+        self.port = parts.port or (443 if tls else 80)
+        self.ssl = ssl.create_default_context() if tls else None
+        self.host_header = parts.netloc.rpartition("@")[2].encode("latin-1")
         self.prefix = parts.path.rstrip("/").encode("latin-1")
         self.max_idle = max_idle
         self.connect_timeout = connect_timeout
@@ -164,10 +170,16 @@ class Pool:
     async def _connect(self) -> _Conn:
         try:
             async with asyncio.timeout(self.connect_timeout):
-                reader, writer = await asyncio.open_connection(self.host, self.port, limit=2**20)
+                reader, writer = await asyncio.open_connection(
+                    self.host,
+                    self.port,
+                    limit=2**20,
+                    ssl=self.ssl,
+                    server_hostname=self.host if self.ssl else None,
+                )
         except TimeoutError:
             raise ConnectFailed("connecting timed out") from None
-        except OSError as exc:
+        except OSError as exc:  # ssl.SSLError included
             raise ConnectFailed(f"cannot connect: {exc.strerror or type(exc).__name__}") from None
         return _Conn(reader, writer)
 
