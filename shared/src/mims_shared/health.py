@@ -13,11 +13,11 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import Response
 
 from mims_shared.db import Database, is_connectivity_error
+from mims_shared.errors import ServiceUnavailable
 from mims_shared.migrations import load_migrations
 
 HEALTH_MEDIA_TYPE = "application/health+json"
@@ -36,9 +36,11 @@ class Readiness:
 
     async def __call__(self) -> dict[str, str]:
         try:
-            async with self.db.engine.connect() as conn:
-                rows = await conn.execute(text("SELECT version FROM schema_migrations"))
+            async with self.db.unit_of_work(transaction=False) as uow:
+                rows = await uow.connection.fetch("SELECT version FROM schema_migrations")
                 applied = {r[0] for r in rows}
+        except ServiceUnavailable:
+            return {"database": "down", "migrations": "unknown"}
         except Exception as exc:
             if is_connectivity_error(exc):
                 return {"database": "down", "migrations": "unknown"}
