@@ -217,3 +217,43 @@ async def test_purge_with_an_invalid_id_pattern_is_400(client: httpx.AsyncClient
     r = await client.delete("/ngsi-ld/v1/entities", params={"idPattern": "*bad", "type": "T"})
     assert r.status_code == 400
     assert r.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
+
+
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        ("type=T&limit=-1", "The query parameter limit must be a whole number of 0 or more"),
+        ("type=T&offset=x", "The query parameter offset must be a whole number of 0 or more"),
+        ("type=T&count=maybe", "The query parameter count must be true or false"),
+        ("type=T&local=2", "The query parameter local must be true or false"),
+        ("type=T&limits=3", "Unknown query parameter 'limits' for GET /ngsi-ld/v1/entities"),
+    ],
+)
+async def test_bad_query_parameters_are_invalid_requests(
+    client: httpx.AsyncClient, query: str, detail: str
+) -> None:
+    resp = await client.get(f"/ngsi-ld/v1/entities?{query}")
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/InvalidRequest"
+    assert resp.json()["detail"] == detail
+
+
+async def test_query_parameters_read_by_the_broker_itself(client: httpx.AsyncClient) -> None:
+    kind = f"Param{uuid.uuid4().hex[:8]}"
+    for n in range(3):
+        body = {
+            "id": f"urn:ngsi-ld:{kind}:{n}",
+            "type": kind,
+            "n": {"type": "Property", "value": n},
+        }
+        assert (await client.post("/ngsi-ld/v1/entities", json=body)).status_code == 201
+    resp = await client.get(
+        f"/ngsi-ld/v1/entities?type={kind}&limit=1&offset=1&count=TRUE&attrs=n&format=keyValues"
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == [{"id": f"urn:ngsi-ld:{kind}:1", "type": kind, "n": 1}]
+    assert resp.headers["ngsild-results-count"] == "3"
+    off = await client.get(f"/ngsi-ld/v1/entities?type={kind}&count=0&limit=0")
+    assert off.json() == [] and "ngsild-results-count" not in off.headers
+    one = await client.get(f"/ngsi-ld/v1/entities/urn:ngsi-ld:{kind}:2?options=keyValues&pick=n")
+    assert one.json() == {"n": 2}

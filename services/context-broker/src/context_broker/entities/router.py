@@ -20,7 +20,10 @@ from context_broker.deps import (
     csv,
     dataset_ids,
     entities,
+    flag,
+    natural,
     read_ld,
+    reads_query,
     reject_unknown_query_parameters,
 )
 from context_broker.entities.links import Join, omitted, parse_join
@@ -142,35 +145,48 @@ class Shape:
     attrs: list[str] | None
     geometry_property: str | None
     local: bool
+    accept: str | None
 
 
-async def _shape(
-    ld: LdContext,
-    visible: Visible,
-    accept: Accept = None,
-    attrs: str | None = None,
-    pick: str | None = None,
-    omit: str | None = None,
-    options: str | None = None,
-    format: str | None = None,
-    lang: str | None = None,
-    geometryProperty: str | None = None,
-    datasetId: str | None = None,
-    local: bool = False,
-    join: str | None = None,
-    joinLevel: str | None = None,
-    containedBy: str | None = None,
-) -> Shape:
+@reads_query(
+    "attrs",
+    "pick",
+    "omit",
+    "options",
+    "format",
+    "lang",
+    "geometryProperty",
+    "datasetId",
+    "local",
+    "join",
+    "joinLevel",
+    "containedBy",  # one broker, no distributed operations to loop through: ignored
+)
+async def _shape(request: Request, ld: LdContext, visible: Visible) -> Shape:
     """The parameters both read operations share, checked once (an unacceptable Accept first:
     406 before any other work)."""
+    accept = request.headers.get("accept")
     choose_response_type(accept)
-    del containedBy  # one broker, no distributed operations to loop through
+    p = request.query_params
+    attrs, pick, omit = p.get("attrs"), p.get("pick"), p.get("omit")
+    view = _view(
+        ld,
+        p.get("options"),
+        p.get("format"),
+        attrs,
+        pick,
+        omit,
+        p.get("lang"),
+        p.get("datasetId"),
+        visible,
+    )
     return Shape(
-        view=_view(ld, options, format, attrs, pick, omit, lang, datasetId, visible),
-        join=_join(join, joinLevel, pick, omit),
+        view=view,
+        join=_join(p.get("join"), p.get("joinLevel"), pick, omit),
         attrs=csv(attrs),
-        geometry_property=geometryProperty,
-        local=local,
+        geometry_property=p.get("geometryProperty"),
+        local=flag(p, "local"),
+        accept=accept,
     )
 
 
@@ -225,46 +241,52 @@ async def purge_entities(
 
 
 @router.get("/entities")
+@reads_query(
+    "id",
+    "idPattern",
+    "type",
+    "q",
+    "scopeQ",
+    "georel",
+    "geometry",
+    "coordinates",
+    "geoproperty",
+    "limit",
+    "offset",
+    "count",
+)
 async def query_entities(
-    service: Service,
-    tenant: Tenant,
-    ld: LdContext,
-    shape: Shaped,
-    accept: Accept = None,
-    id: str | None = None,
-    idPattern: str | None = None,
-    type: str | None = None,
-    q: str | None = None,
-    scopeQ: str | None = None,
-    georel: str | None = None,
-    geometry: str | None = None,
-    coordinates: str | None = None,
-    geoproperty: str | None = None,
-    limit: NonNegative = 20,
-    offset: NonNegative = 0,
-    count: bool = False,
+    service: Service, tenant: Tenant, ld: LdContext, shape: Shaped, request: Request
 ) -> Response:
     """Query Entities (5.7.2; HTTP binding 6.4.3.2; geo-queries 4.10; joins 4.5.23)."""
+    p = request.query_params
+    type_ = p.get("type")
     found, total = await service.query(
         tenant,
         ld.compiled,
         shape.view,
         everything=shape.local,  # local=true alone asks for every local entity (5.7.2)
-        ids=csv(id),
-        id_pattern=idPattern,
-        types=None if _is_expression(type) else csv(type),
-        type_expr=type if _is_expression(type) else None,
-        scope_q=scopeQ,
+        ids=csv(p.get("id")),
+        id_pattern=p.get("idPattern"),
+        types=None if _is_expression(type_) else csv(type_),
+        type_expr=type_ if _is_expression(type_) else None,
+        scope_q=p.get("scopeQ"),
         attrs=shape.attrs,
-        q=q,
-        offset=offset,
-        limit=limit,
-        count=count,
-        geo=GeoParams(georel, geometry, coordinates, geoproperty),
+        q=p.get("q"),
+        offset=natural(p, "offset", 0),
+        limit=natural(p, "limit", 20),
+        count=flag(p, "count"),
+        geo=GeoParams(
+            p.get("georel"), p.get("geometry"), p.get("coordinates"), p.get("geoproperty")
+        ),
         join=shape.join,
     )
     return _answer(
-        found, ld, accept, headers=_count_header(total), geometry_property=shape.geometry_property
+        found,
+        ld,
+        shape.accept,
+        headers=_count_header(total),
+        geometry_property=shape.geometry_property,
     )
 
 
@@ -402,17 +424,12 @@ async def delete_attribute(
 
 @router.get("/entities/{entity_id:path}")
 async def retrieve_entity(
-    service: Service,
-    tenant: Tenant,
-    ld: LdContext,
-    entity_id: str,
-    shape: Shaped,
-    accept: Accept = None,
+    service: Service, tenant: Tenant, ld: LdContext, entity_id: str, shape: Shaped
 ) -> Response:
     """Retrieve Entity (5.7.1; HTTP binding 6.5.3.1; joins 4.5.23); ``local`` changes
     nothing here: one broker, no context sources."""
     entity = await service.retrieve(tenant, entity_id, ld.compiled, shape.view, shape.join)
-    return _answer(entity, ld, accept, geometry_property=shape.geometry_property)
+    return _answer(entity, ld, shape.accept, geometry_property=shape.geometry_property)
 
 
 @router.patch("/entities/{entity_id:path}", status_code=204)
