@@ -64,8 +64,10 @@ SELECT 'dataset', $1 || g,
     'keyword', jsonb_build_array(d, f), 'theme', jsonb_build_array(t1, t2),
     'publisher', $1 || 'org-' || (g % 50), 'contactPoint', '[]'::jsonb,
     'conformsTo', '[]'::jsonb, 'language', '[]'::jsonb, 'inSeries', '[]'::jsonb),
-  ARRAY['agent/' || $1 || 'org-' || (g % 50)], ARRAY[t1, t2], ARRAY[$1 || 'org-' || (g % 50)],
-  ARRAY[fm], ARRAY[li], ARRAY[d, f], '{}', lower(a || ' ' || b || ' ' || c)
+  ARRAY['agent/' || $1 || 'org-' || (g % 50)],
+  ARRAY(SELECT DISTINCT unnest(ARRAY[t1, t2]) ORDER BY 1), ARRAY[$1 || 'org-' || (g % 50)],
+  ARRAY[fm], ARRAY[li], ARRAY(SELECT DISTINCT unnest(ARRAY[d, f]) ORDER BY 1), '{}',
+  lower(a || ' ' || b || ' ' || c)
 FROM generate_series($2::bigint, $3::bigint) g,
 LATERAL (SELECT
   $4::text[] AS w, cardinality($4::text[]) AS n) v,
