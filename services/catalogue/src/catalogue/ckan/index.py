@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,14 @@ Ints = npt.NDArray[np.int64]
 
 #: PostgreSQL's default ``ts_rank`` weights of the labels D, C, B, A (12.3.3).
 LABEL_WEIGHTS = {"A": 1.0, "B": 0.4, "C": 0.2, "D": 0.1}
+
+
+@lru_cache(maxsize=4096)
+def label_weight(labels: str) -> float:
+    """The weight of a lexeme in a dataset: the sum of its positions' label weights (a
+    lexeme without positions counts as D). Relevance is the sum over the query's lexemes:
+    a word in the title outranks it in the keywords, which outrank the description."""
+    return sum(LABEL_WEIGHTS.get(c, 0.1) for c in labels) or LABEL_WEIGHTS["D"]
 
 
 @dataclass(slots=True)

@@ -80,8 +80,12 @@ class LiveIndex:
                     changed: list[str | None] | None = None
                     if idx.version >= pruned:
                         changed = await repository.changed_since(conn, idx.version, version)
-                    if changed is None or (changed and changed[0] is None):
-                        self.index = None  # too old, or every dataset changed
+                    if (
+                        changed is None
+                        or (changed and changed[0] is None)
+                        or len(changed) > max(10_000, len(idx))
+                    ):
+                        self.index = None  # too old, or (nearly) every dataset changed
                         self.start()
                         return None
                     ids = [i for i in changed if i is not None]

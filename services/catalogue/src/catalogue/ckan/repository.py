@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from catalogue.ckan.index import Doc
+from catalogue.ckan.index import Doc, label_weight
 from catalogue.dcat.ckan import FACETS, Search
 
 _PACKAGE_JSON = (
@@ -212,16 +212,14 @@ _CHANGES = (
     "ORDER BY id NULLS FIRST"
 )
 #: What the index keeps of a dataset: stamps in microseconds, facet columns, and each
-#: lexeme of ``tsv`` with the sum of its positions' label weights (PostgreSQL's default
-#: ts_rank weights; a lexeme without positions counts as D).
+#: lexeme of ``tsv`` with the labels (A-D) of its positions.
 _DOCS = (
     "SELECT r.id, (extract(epoch FROM r.modified) * 1000000)::int8 AS modified, "
     "(extract(epoch FROM r.issued) * 1000000)::int8 AS issued, r.title_sort, "
     "r.themes, r.orgs, r.formats, r.licences, r.tags, r.models, "
-    "coalesce(t.lexemes, '{}') AS lexemes, coalesce(t.weights, '{}') AS weights "
+    "coalesce(t.lexemes, '{}') AS lexemes, coalesce(t.labels, '{}') AS labels "
     "FROM record r, LATERAL (SELECT array_agg(u.lexeme) AS lexemes, "
-    "array_agg(coalesce((SELECT sum(CASE w WHEN 'A' THEN 1.0 WHEN 'B' THEN 0.4 "
-    "WHEN 'C' THEN 0.2 ELSE 0.1 END) FROM unnest(u.weights) w), 0.1)::float8) AS weights "
+    "array_agg(coalesce(array_to_string(u.weights, ''), '')) AS labels "
     "FROM unnest(r.tsv) u) t "
     "WHERE r.kind = 'dataset' AND ($1::text[] IS NULL OR r.id = ANY($1::text[]))"
 )
@@ -243,7 +241,7 @@ def _doc(row: asyncpg.Record) -> Doc:
         row["issued"],
         row["title_sort"],
         row["lexemes"],
-        row["weights"],
+        [label_weight(labels) for labels in row["labels"]],
         {c: row[c] for c in INDEX_COLUMNS},
     )
 

@@ -380,4 +380,10 @@ class CkanService:
             "locale_default": "en",
             "extensions": ["dcat", "mims-catalogue"],
             "mims_catalogue_version": __version__,
+            "mims_search_index": self._index_status(),
         }
+
+    def _index_status(self) -> dict[str, int] | None:
+        """The in-memory search index's size and version (None: disabled or building)."""
+        idx = self.index.index
+        return None if idx is None else {"datasets": len(idx), "version": idx.version}
