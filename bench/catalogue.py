@@ -213,6 +213,14 @@ def _row(r: Result) -> Row:
     }
 
 
+async def _version(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("SELECT version FROM catalogue_version WHERE id = 1"))
+    finally:
+        await conn.close()
+
+
 def _pooled(parts: list[Result]) -> Result:
     return Result(
         sum(p.requests for p in parts),
@@ -364,6 +372,23 @@ def scenario(
         return "POST", "/catalogue/v1/datasets", headers, json.dumps(body).encode()
 
     with httpx.Client(base_url=f"http://{host}:{port}", timeout=120) as client:
+        # the stack's catalogue indexed an empty catalogue at start-up: wait until its
+        # index has followed the bulk load (a rebuild), as a long-running replica would
+        started = time.perf_counter()
+        version = asyncio.run(_version(dsn))
+        while True:
+            status = client.get("/api/3/action/status_show").json()["result"]
+            index = status["mims_search_index"]
+            if index is not None and index["version"] >= version:
+                break
+            if time.perf_counter() - started > 600:
+                raise RuntimeError("the stack catalogue's index did not follow the load")
+            time.sleep(0.2)
+        print(
+            f"catalogue: the stack catalogue's index followed the load in "
+            f"{time.perf_counter() - started:.1f}s more",
+            flush=True,
+        )
         probe = client.get(f"/api/3/action/package_search?q={words[0]}&facet.field={facets}").json()
         probe2 = client.get(f"/api/3/action/package_search?q={words[0]}%20{words[3]}").json()
         print(

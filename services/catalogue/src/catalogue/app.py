@@ -40,6 +40,7 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
             description=settings.catalogue_description,
             cache_size=settings.search_cache_size,
             search_index=settings.search_index,
+            index_refresh_s=settings.search_index_refresh_s,
         )
         app.state.ckan.index.start()
         app.state.documents = DocumentService(

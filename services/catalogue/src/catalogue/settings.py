@@ -48,3 +48,5 @@ class CatalogueSettings(ServiceSettings):
     #: Answer package_search from an in-memory index of the datasets, kept at the
     #: catalogue's write version (False: every search is one SQL statement).
     search_index: bool = True
+    #: How often the index looks for writes without waiting for a search (0: never).
+    search_index_refresh_s: float = Field(default=1.0, ge=0)

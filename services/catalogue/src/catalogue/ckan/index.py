@@ -25,7 +25,6 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -165,9 +164,9 @@ class SearchIndex:
         self.title_key: npt.NDArray[np.float64] = np.zeros(0, np.float64)
         self.terms: dict[str, _Postings] = {}
         self.facets = {f: _Facet() for f in facets}
-        # compacted ids and (title, id) pairs in order, for the sort keys of appended slots
+        # compacted ids and titles, sorted and distinct, for the sort keys of appended slots
         self._sorted_ids: list[str] = []
-        self._sorted_titles: list[tuple[str, str]] = []
+        self._sorted_titles: list[str] = []
 
     # --- writing -------------------------------------------------------------------------
 
@@ -219,21 +218,9 @@ class SearchIndex:
     def finish(self, version: int) -> None:
         """Done with the changes of ``version``: sort keys of the appended slots."""
         self.version = version
-        for slot in range(self.frozen, self._size):
-            self.id_key[slot] = _between(self._sorted_ids, self.ids[slot])
-            self.title_key[slot] = _between(
-                self._sorted_titles, (self.titles[slot], self.ids[slot])
-            )
-        # appended slots that fall into the same gap: ordered among themselves
-        for key, values in (("id_key", self.ids), ("title_key", self.titles)):
-            keys = getattr(self, key)
-            tail = range(self.frozen, self._size)
-            if key == "id_key":
-                ordered = sorted(tail, key=lambda s: self.ids[s])
-            else:
-                ordered = sorted(tail, key=lambda s: (values[s], self.ids[s]))
-            for rank, slot in enumerate(ordered, 1):
-                keys[slot] += rank / (len(ordered) + 1) / 2
+        tail = range(self.frozen, self._size)
+        self.id_key[tail] = _keys(self._sorted_ids, [self.ids[s] for s in tail])
+        self.title_key[tail] = _keys(self._sorted_titles, [self.titles[s] for s in tail])
 
     def compact(self) -> None:
         """Renumber the live datasets in ``name`` order and freeze every array."""
@@ -254,11 +241,10 @@ class SearchIndex:
             setattr(self, name, column)
         self.id_key = np.zeros(cap, np.float64)
         self.id_key[:n] = np.arange(n, dtype=np.float64)
-        by_title = sorted(range(n), key=lambda s: (self.titles[s], self.ids[s]))
-        self.title_key = np.zeros(cap, np.float64)
-        self.title_key[np.array(by_title, np.int64)] = np.arange(n, dtype=np.float64)
         self._sorted_ids = list(self.ids)
-        self._sorted_titles = [(self.titles[s], self.ids[s]) for s in by_title]
+        self._sorted_titles = sorted(set(self.titles))
+        self.title_key = np.zeros(cap, np.float64)
+        self.title_key[:n] = _keys(self._sorted_titles, self.titles)
         for lexeme in list(self.terms):
             p = self.terms[lexeme]
             slots, weights = p.arrays()
@@ -403,10 +389,24 @@ def _compact_facet(facet: _Facet, remap: Ints, old: Ints) -> None:
         p.extra, p.extra_w, p._cache = [], [], None
 
 
-def _between(ordered: Sequence[Any], value: Any) -> float:
-    """A sort key for ``value`` among the compacted keys (0, 1, 2, ...): just below the
-    first key that is not smaller (appended slots of one gap get fractions of it)."""
-    return bisect.bisect_left(ordered, value) - 0.5
+def _keys(ordered: list[str], values: list[str]) -> npt.NDArray[np.float64]:
+    """Sort keys of ``values``, equal for equal values: the position in ``ordered`` (sorted,
+    distinct) of a value found there; for another value, a fraction of the gap it falls
+    in, ordered among the other values of that gap."""
+    new = sorted({v for v in values if not _has(ordered, v)})
+    fraction = {v: (rank + 1) / (len(new) + 1) / 2 for rank, v in enumerate(new)}
+    return np.array(
+        [
+            bisect.bisect_left(ordered, v) - (0.5 - fraction[v] if v in fraction else 0.0)
+            for v in values
+        ],
+        np.float64,
+    )
+
+
+def _has(ordered: list[str], value: str) -> bool:
+    at = bisect.bisect_left(ordered, value)
+    return at < len(ordered) and ordered[at] == value
 
 
 def _top(values: Sequence[str], counts: Ints, limit: int, mincount: int) -> list[tuple[str, int]]:

@@ -5,8 +5,15 @@ The index is built from the records when the process starts (searches go to Post
 until it is ready) and follows every write after that: each write version lists the
 datasets it changed (``catalogue_change``, written by the record triggers), and
 :meth:`LiveIndex.update` re-reads just those, in one snapshot with the version. Whichever
-replica wrote them, every replica therefore answers from the version it has read.
-A TRUNCATE, or an index older than the listed changes, rebuilds it (in the background).
+replica wrote them, every replica therefore answers from the version it has read. A
+search that finds the index behind updates it first; a background task also updates it
+every ``refresh_s`` so that searches seldom wait for it.
+
+A TRUNCATE, an index older than the listed changes or a change of most datasets rebuilds
+it (searches go to PostgreSQL meanwhile). Once the changed part of the index has grown, a
+fresh index is built beside it (the old one keeps answering) and replaces it. Building
+reads the records in chunks and compacts in a worker thread, so the event loop keeps
+serving requests.
 """
 
 from __future__ import annotations
@@ -23,17 +30,25 @@ log = logging.getLogger(__name__)
 
 
 class LiveIndex:
-    def __init__(self, db: Database, *, enabled: bool = True) -> None:
+    def __init__(self, db: Database, *, enabled: bool = True, refresh_s: float = 1.0) -> None:
         self.db = db
         self.enabled = enabled
+        self.refresh_s = refresh_s
         self.index: SearchIndex | None = None
         self._lock = asyncio.Lock()
         self._build: asyncio.Task[None] | None = None
+        self._refresh: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Build the index in the background (no-op when building or disabled)."""
-        if self.enabled and (self._build is None or self._build.done()):
-            self._build = asyncio.get_running_loop().create_task(self._rebuild())
+        """Build the index in the background (no-op when building or disabled), and keep
+        it at the database's version."""
+        if not self.enabled:
+            return
+        loop = asyncio.get_running_loop()
+        if self._build is None or self._build.done():
+            self._build = loop.create_task(self._rebuild())
+        if self.refresh_s > 0 and (self._refresh is None or self._refresh.done()):
+            self._refresh = loop.create_task(self._follow())
 
     async def ready(self) -> bool:
         """Wait for a build under way; whether the index is there."""
@@ -42,10 +57,20 @@ class LiveIndex:
         return self.index is not None
 
     async def close(self) -> None:
-        if self._build is not None:
-            self._build.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._build
+        for task in (self._refresh, self._build):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _follow(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_s)
+            try:
+                if self.index is not None:
+                    await self.update()
+            except Exception:
+                log.exception("the search index could not follow the catalogue")
 
     async def _rebuild(self) -> None:
         try:
@@ -57,8 +82,10 @@ class LiveIndex:
                     async for doc in repository.index_docs(conn, None):
                         fresh.add(doc)
             fresh.finish(version)
-            fresh.compact()
-            self.index = fresh
+            await asyncio.to_thread(fresh.compact)  # nobody else sees ``fresh`` yet
+            async with self._lock:
+                # even if the current index is further on: searches bring it up to date
+                self.index = fresh
             log.info("search index built: %d datasets at version %d", len(fresh), version)
         except Exception:
             log.exception("the search index could not be built; searches use SQL")
@@ -97,5 +124,5 @@ class LiveIndex:
                 idx.add(doc)
             idx.finish(version)
             if idx.appended > max(1000, len(idx) // 20):
-                idx.compact()
+                self.start()  # a compact index is built beside this one
             return idx

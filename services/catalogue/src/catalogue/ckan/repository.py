@@ -227,7 +227,7 @@ _TSQUERY = "SELECT websearch_to_tsquery(catalogue_lang_config($1), $2)::text"
 _PAGE = (
     "SELECT v.version, (SELECT coalesce(json_agg(" + _PACKAGE_JSON + " ORDER BY k.n), "  # noqa: S608
     "'[]'::json) FROM unnest($1::text[]) WITH ORDINALITY AS k(id, n) "
-    "JOIN record r ON r.kind = 'dataset' AND r.id = k.id) AS results "
+    "JOIN record r ON r.kind = 'dataset' AND r.id = k.id)::text AS results "
     "FROM catalogue_version v WHERE v.id = 1"
 )
 #: The facet columns the index keeps.
@@ -276,7 +276,8 @@ async def tsquery_text(conn: asyncpg.Connection, lang: str, text: str) -> str:
 
 
 async def page(conn: asyncpg.Connection, ids: list[str]) -> tuple[int, list[dict[str, Any]]]:
-    """The catalogue's write version and the packages of ``ids``, in one snapshot."""
+    """The catalogue's write version and the packages of ``ids``, in one snapshot (as
+    text: orjson decodes it faster than the driver's JSON codec)."""
     row = await conn.fetchrow(_PAGE, ids)
     assert row is not None
     return int(row["version"]), list(_decode(row["results"]))

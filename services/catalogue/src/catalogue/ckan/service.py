@@ -167,13 +167,14 @@ class CkanService:
         description: str,
         cache_size: int = 0,
         search_index: bool = True,
+        index_refresh_s: float = 1.0,
     ) -> None:
         self.db = db
         self.base = base_url.rstrip("/")
         self.title = title
         self.description = description
         self.cache = ResultCache(cache_size)
-        self.index = LiveIndex(db, enabled=search_index)
+        self.index = LiveIndex(db, enabled=search_index, refresh_s=index_refresh_s)
         self.tsqueries = TsqueryCache()
         #: searches answered from the result cache, the index, SQL
         self.answered = {"cache": 0, "index": 0, "sql": 0}
