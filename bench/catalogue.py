@@ -318,7 +318,10 @@ def cold_scenarios(
                 offset += 1_000_003  # the next run asks other queries
                 pids |= set(backends(dsn, app))
                 cpu[mode][0] += cpu_seconds(mpid) - before[0]
-                cpu[mode][1] += sum(cpu_seconds(p) - before[1].get(p, 0.0) for p in pids)
+                # a backend that has exited since is counted up to the first reading
+                cpu[mode][1] += sum(
+                    max(cpu_seconds(p), before[1].get(p, 0.0)) - before[1].get(p, 0.0) for p in pids
+                )
                 parts[mode].append(r)
                 repeats[mode] += distinct.repeats
                 calls[mode] += distinct.calls

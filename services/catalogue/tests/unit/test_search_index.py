@@ -123,7 +123,7 @@ def test_index_matches_the_model_through_writes_and_compactions(seed: int) -> No
 def test_relevance_ranks_title_over_description() -> None:
     index = SearchIndex(0, COLUMNS)
     for did, weight in (("a", 0.2), ("b", 1.0), ("c", 0.4)):
-        index.add(Doc(did, 0, 0, did, ["park"], [weight], {}))
+        index.add(Doc(did, 0, 0, did, ["park"], [weight * 10], {}))
     index.finish(1)
     q = Query(has_text=True, text=tsquery.parse("'park'"))
     got = index.search(

@@ -34,8 +34,9 @@ from catalogue.ckan import tsquery
 Mask = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]
 
-#: PostgreSQL's default ``ts_rank`` weights of the labels D, C, B, A (12.3.3).
-LABEL_WEIGHTS = {"A": 1.0, "B": 0.4, "C": 0.2, "D": 0.1}
+#: PostgreSQL's default ``ts_rank`` weights of the labels D, C, B, A (12.3.3), in tenths:
+#: whole numbers add up exactly, so equal relevance compares equal.
+LABEL_WEIGHTS = {"A": 10.0, "B": 4.0, "C": 2.0, "D": 1.0}
 
 
 @lru_cache(maxsize=4096)
@@ -346,7 +347,10 @@ class SearchIndex:
     ) -> list[int]:
         keys: list[npt.NDArray[np.float64] | Ints] = []
         columns = list(order)
-        if all(c != "id" for c, _ in columns):
+        # Ties go by name. Compacted slots are numbered in name order and the sort below is
+        # stable, so the name is a key of its own only when appended slots match.
+        appended = len(matched) > 0 and matched[-1] >= self.frozen
+        if appended and all(c != "id" for c, _ in columns):
             columns.append(("id", False))
         for column, desc in columns:
             if column == "score":
@@ -366,7 +370,7 @@ class SearchIndex:
             keep = keys[0] <= bound
             candidates = matched[keep]
             keys = [k[keep] for k in keys]
-        ordered = np.lexsort(tuple(reversed(keys)))[:upto]
+        ordered = np.lexsort(tuple(reversed(keys)))[:upto]  # stable
         return [int(s) for s in candidates[ordered]]
 
 
