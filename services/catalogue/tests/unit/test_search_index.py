@@ -20,6 +20,8 @@ ORDERS = [
     [("title_sort", False)],
     [("issued", False), ("id", True)],
     [("title_sort", True), ("modified", False)],
+    [("score", True), ("modified", True)],
+    [("score", False), ("title_sort", False)],
 ]
 
 
@@ -31,7 +33,7 @@ def _doc(rnd: random.Random) -> Doc:
         issued=rnd.randint(0, 30),
         title_sort=rnd.choice(["alpha", "beta", "gamma", ""]),
         lexemes=lexemes,
-        weights=[rnd.choice([1.0, 0.4, 0.2]) for _ in lexemes],
+        weights=[rnd.choice([10.0, 4.0, 2.0, 12.0]) for _ in lexemes],
         facets={
             "themes": rnd.sample(["T1", "T2", "T3", "T4"], rnd.randint(0, 2)),
             "formats": [rnd.choice(["CSV", "JSON"])],
@@ -61,11 +63,15 @@ def _expected(
         and not any(set(v) & set(d.facets[c]) for c, v in q.excludes.items())
     ]
     keys = [*order, ("id", False)] if all(c != "id" for c, _ in order) else order
+    positive = set(tsquery.positive_terms(q.text)) if q.has_text else set()
+
+    def score(d: Doc) -> float:
+        return sum(w for lx, w in zip(d.lexemes, d.weights, strict=True) if lx in positive)
 
     def cmp(a: Doc, b: Doc) -> int:
         for column, desc in keys:
-            x: Any = getattr(a, column)
-            y: Any = getattr(b, column)
+            x: Any = score(a) if column == "score" else getattr(a, column)
+            y: Any = score(b) if column == "score" else getattr(b, column)
             if x != y:
                 return (-1 if x < y else 1) * (-1 if desc else 1)
         return 0

@@ -168,6 +168,7 @@ class SearchIndex:
         # compacted ids and titles, sorted and distinct, for the sort keys of appended slots
         self._sorted_ids: list[str] = []
         self._sorted_titles: list[str] = []
+        self._ranks: dict[tuple[tuple[str, bool], ...], Ints] = {}
 
     # --- writing -------------------------------------------------------------------------
 
@@ -244,6 +245,7 @@ class SearchIndex:
         self.id_key[:n] = np.arange(n, dtype=np.float64)
         self._sorted_ids = list(self.ids)
         self._sorted_titles = sorted(set(self.titles))
+        self._ranks = {}
         self.title_key = np.zeros(cap, np.float64)
         self.title_key[:n] = _keys(self._sorted_titles, self.titles)
         for lexeme in list(self.terms):
@@ -334,7 +336,8 @@ class SearchIndex:
         total = len(matched)
         page: list[str] = []
         if rows > 0 and start < total:
-            page = [self.ids[s] for s in self._page(q, matched, order, start + rows)[start:]]
+            slots = self._page(q, matched, order, start + rows)[start:].tolist()
+            page = [self.ids[s] for s in slots]
         counts: dict[str, list[tuple[str, int]]] = {}
         for column in facets:
             facet = self.facets[column]
@@ -342,26 +345,64 @@ class SearchIndex:
             counts[column] = _top(facet.values, per_value, facet_limit, facet_mincount)
         return Result(total, page, counts)
 
-    def _page(
+    def _column(self, column: str) -> npt.NDArray[np.float64] | Ints:
+        if column == "id":
+            return self.id_key
+        if column == "title_sort":
+            return self.title_key
+        key: Ints = getattr(self, column)
+        return key
+
+    def _rank(self, order: tuple[tuple[str, bool], ...]) -> Ints:
+        """The rank of every compacted slot in ``order`` (static columns), ties by name:
+        computed once per compaction, then a page sorts one integer per match."""
+        found = self._ranks.get(order)
+        if found is None:
+            n = self.frozen
+            keys = [self._column(c)[:n] for c, _ in order]
+            signed = [-k if desc else k for k, (_, desc) in zip(keys, order, strict=True)]
+            # lexsort is stable and slots are numbered by name: ties stay in name order
+            ranked = np.lexsort(tuple(reversed(signed)))
+            found = np.empty(n, np.int64)
+            found[ranked] = np.arange(n, dtype=np.int64)
+            if len(self._ranks) >= 16:
+                self._ranks.clear()
+            self._ranks[order] = found
+        return found
+
+    def _page(self, q: Query, matched: Ints, order: Sequence[tuple[str, bool]], upto: int) -> Ints:
+        if len(matched) and matched[-1] >= self.frozen:
+            return self._page_appended(q, matched, order, upto)
+        # Only compacted slots match: one integer key per match, relevance (a whole number
+        # of tenths) above the rank of the static columns.
+        by_score = order[0][0] == "score"
+        rest = tuple(order[1:] if by_score else order)
+        key = self._rank(rest)[matched] if rest else matched.astype(np.int64)
+        if by_score:
+            score = np.rint(self._score(q.text if q.has_text else None)[matched]).astype(np.int64)
+            key = (-score if order[0][1] else score) * (1 << 32) + key
+        if 4 * upto < len(key):
+            top = np.argpartition(key, upto - 1)[:upto]
+            ordered = top[np.argsort(key[top])]
+        else:
+            ordered = np.argsort(key)[:upto]
+        page: Ints = matched[ordered]
+        return page
+
+    def _page_appended(
         self, q: Query, matched: Ints, order: Sequence[tuple[str, bool]], upto: int
-    ) -> list[int]:
-        keys: list[npt.NDArray[np.float64] | Ints] = []
+    ) -> Ints:
+        """A page when appended slots match: every column a key, ties by name."""
         columns = list(order)
-        # Ties go by name. Compacted slots are numbered in name order and the sort below is
-        # stable, so the name is a key of its own only when appended slots match.
-        appended = len(matched) > 0 and matched[-1] >= self.frozen
-        if appended and all(c != "id" for c, _ in columns):
+        if all(c != "id" for c, _ in columns):
             columns.append(("id", False))
+        keys: list[npt.NDArray[np.float64] | Ints] = []
         for column, desc in columns:
+            key: npt.NDArray[np.float64] | Ints
             if column == "score":
-                key: npt.NDArray[np.float64] | Ints = self._score(q.text if q.has_text else None)
-            elif column == "id":
-                key = self.id_key
-            elif column == "title_sort":
-                key = self.title_key
+                key = self._score(q.text if q.has_text else None)[matched]
             else:
-                key = getattr(self, column)
-            key = key[matched]
+                key = self._column(column)[matched]
             keys.append(-key if desc else key)
         candidates = matched
         if len(matched) > 4 * upto + 1024:
@@ -370,8 +411,9 @@ class SearchIndex:
             keep = keys[0] <= bound
             candidates = matched[keep]
             keys = [k[keep] for k in keys]
-        ordered = np.lexsort(tuple(reversed(keys)))[:upto]  # stable
-        return [int(s) for s in candidates[ordered]]
+        ordered = np.lexsort(tuple(reversed(keys)))[:upto]
+        page: Ints = candidates[ordered]
+        return page
 
 
 def _compact_facet(facet: _Facet, remap: Ints, old: Ints) -> None:
