@@ -5,9 +5,10 @@ counts, pages in CKAN's sort orders.
 What it holds is what PostgreSQL holds, at one write version of the catalogue: each
 dataset's lexemes (from its ``tsv`` column, with a weight from their A-D labels), its facet
 values (the ``themes``/``orgs``/... columns), its stamps and sort keys. PostgreSQL stays the
-truth: the service brings the index up to the database's version before every answer
-(:mod:`catalogue.ckan.repository` reads the datasets each version changed), so several
-replicas never answer from a state older than the one they have read.
+truth: the service answers only when the statement that reads the page's packages returns
+the version the index was at, and otherwise brings the index up to that version first
+(:mod:`catalogue.ckan.live` reads the datasets each version changed), so replicas never
+answer from a state older than the one they have read.
 
 Layout, per dataset slot: a boolean ``alive`` mask, stamps as integer microseconds, sort keys
 for ``title_string``/``name`` as floats. Per lexeme and per facet value, postings (the
@@ -17,6 +18,8 @@ datasets only (NumPy ``bincount``), whatever the number of distinct values. A ch
 gets a new slot (the old one is only marked dead), so a write appends and never rewrites
 arrays; :meth:`SearchIndex.compact` renumbers the live datasets in ``name`` order once the
 appended part has grown (slots of the compacted part are then their own ``name`` order).
+A page of compacted slots is sorted on one integer per match: relevance above the rank of
+the other sort columns, computed once per compaction and sort order.
 """
 
 from __future__ import annotations
