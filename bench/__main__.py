@@ -254,7 +254,9 @@ def main() -> int:
         if "catalogue" in args.only and args.catalogue:
             cat, dsn = ports["catalogue"], libpq_url(urls["catalogue"])
             pid = stack.processes["catalogue"].pid
-            results.update(catalogue.scenario(host, cat, dsn, pid, args.catalogue, d, c))
+            results.update(
+                catalogue.scenario(host, cat, dsn, urls["catalogue"], pid, args.catalogue, d, c)
+            )
     finally:
         baseline.terminate()
         baseline.wait(10)

@@ -39,7 +39,10 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
             title=settings.catalogue_title,
             description=settings.catalogue_description,
             cache_size=settings.search_cache_size,
+            search_index=settings.search_index,
+            index_refresh_s=settings.search_index_refresh_s,
         )
+        app.state.ckan.index.start()
         app.state.documents = DocumentService(
             db,
             settings.public_base_url,
@@ -55,6 +58,7 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
             async with scheduled(app.state.harvest, settings.harvest_poll_s):
                 yield
         finally:
+            await app.state.ckan.index.close()
             await db.dispose()
 
     return build_app(

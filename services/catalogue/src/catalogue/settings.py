@@ -45,3 +45,8 @@ class CatalogueSettings(ServiceSettings):
     harvest_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     #: Search results kept per process, valid until the catalogue next changes (0: none).
     search_cache_size: int = Field(default=1024, ge=0, le=100_000)
+    #: Answer package_search from an in-memory index of the datasets, kept at the
+    #: catalogue's write version (False: every search is one SQL statement).
+    search_index: bool = True
+    #: How often the index looks for writes without waiting for a search (0: never).
+    search_index_refresh_s: float = Field(default=1.0, ge=0)

@@ -7,12 +7,14 @@ names (never from what the client wrote); values are always bound parameters.
 from __future__ import annotations
 
 import weakref
+from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Any
 
 import asyncpg
 import orjson
 
+from catalogue.ckan.index import Doc, label_weight
 from catalogue.dcat.ckan import FACETS, Search
 
 _PACKAGE_JSON = (
@@ -200,3 +202,82 @@ async def count(conn: asyncpg.Connection) -> int:
 async def version(conn: asyncpg.Connection) -> int:
     """The catalogue's write version (bumped by every change of records or policies)."""
     return int(await conn.fetchval(_VERSION))
+
+
+# --- the in-memory search index (catalogue.ckan.index) follows the database -------------
+
+_STATE = "SELECT version, pruned FROM catalogue_version WHERE id = 1"
+_CHANGES = (
+    "SELECT DISTINCT id FROM catalogue_change WHERE version > $1 AND version <= $2 "
+    "ORDER BY id NULLS FIRST"
+)
+#: What the index keeps of a dataset: stamps in microseconds, facet columns, and each
+#: lexeme of ``tsv`` with the labels (A-D) of its positions.
+_DOCS = (
+    "SELECT r.id, (extract(epoch FROM r.modified) * 1000000)::int8 AS modified, "
+    "(extract(epoch FROM r.issued) * 1000000)::int8 AS issued, r.title_sort, "
+    "r.themes, r.orgs, r.formats, r.licences, r.tags, r.models, "
+    "coalesce(t.lexemes, '{}') AS lexemes, coalesce(t.labels, '{}') AS labels "
+    "FROM record r, LATERAL (SELECT array_agg(u.lexeme) AS lexemes, "
+    "array_agg(coalesce(array_to_string(u.weights, ''), '')) AS labels "
+    "FROM unnest(r.tsv) u) t "
+    "WHERE r.kind = 'dataset' AND ($1::text[] IS NULL OR r.id = ANY($1::text[]))"
+)
+_TSQUERY = "SELECT websearch_to_tsquery(catalogue_lang_config($1), $2)::text"
+_PAGE = (
+    "SELECT v.version, (SELECT coalesce(json_agg(" + _PACKAGE_JSON + " ORDER BY k.n), "  # noqa: S608
+    "'[]'::json) FROM unnest($1::text[]) WITH ORDINALITY AS k(id, n) "
+    "JOIN record r ON r.kind = 'dataset' AND r.id = k.id)::text AS results "
+    "FROM catalogue_version v WHERE v.id = 1"
+)
+#: The facet columns the index keeps.
+INDEX_COLUMNS = ("themes", "orgs", "formats", "licences", "tags", "models")
+
+
+def _doc(row: asyncpg.Record) -> Doc:
+    return Doc(
+        row["id"],
+        row["modified"],
+        row["issued"],
+        row["title_sort"],
+        row["lexemes"],
+        [label_weight(labels) for labels in row["labels"]],
+        {c: row[c] for c in INDEX_COLUMNS},
+    )
+
+
+async def index_state(conn: asyncpg.Connection) -> tuple[int, int]:
+    """(version, pruned): the catalogue's write version, and the version up to which
+    changes may no longer be listed."""
+    row = await conn.fetchrow(_STATE)
+    assert row is not None
+    return int(row["version"]), int(row["pruned"])
+
+
+async def changed_since(conn: asyncpg.Connection, since: int, upto: int) -> list[str | None]:
+    """Ids of the datasets written or deleted after version ``since`` up to ``upto``
+    (``None`` first when every dataset changed)."""
+    return [r["id"] for r in await conn.fetch(_CHANGES, since, upto)]
+
+
+async def index_docs(
+    conn: asyncpg.Connection, ids: list[str] | None, chunk: int = 2000
+) -> AsyncIterator[Doc]:
+    """The datasets (all, or those of ``ids``) as the index keeps them. Runs in the
+    caller's transaction (a cursor needs one)."""
+    async for row in conn.cursor(_DOCS, ids, prefetch=chunk):
+        yield _doc(row)
+
+
+async def tsquery_text(conn: asyncpg.Connection, lang: str, text: str) -> str:
+    """The tsquery PostgreSQL makes of the user's words (``websearch_to_tsquery`` in the
+    configuration of ``lang``), as text."""
+    return str(await conn.fetchval(_TSQUERY, lang, text))
+
+
+async def page(conn: asyncpg.Connection, ids: list[str]) -> tuple[int, list[dict[str, Any]]]:
+    """The catalogue's write version and the packages of ``ids``, in one snapshot (as
+    text: orjson decodes it faster than the driver's JSON codec)."""
+    row = await conn.fetchrow(_PAGE, ids)
+    assert row is not None
+    return int(row["version"]), list(_decode(row["results"]))

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Hashable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from catalogue import __version__
-from catalogue.ckan import repository
+from catalogue.ckan import repository, tsquery
+from catalogue.ckan.index import Query
+from catalogue.ckan.live import LiveIndex
 from catalogue.dcat.ckan import (
     ALIASES,
     FACETS,
+    Search,
     facet_display,
     not_found,
     organization,
@@ -100,23 +104,80 @@ class ResultCache:
             self.entries.move_to_end(key)
         return found
 
+    def peek(self, key: Hashable) -> int | None:
+        """The version ``key``'s answer was cached at, if it is cached."""
+        return self.version if key in self.entries else None
+
     def put(self, key: Hashable, version: int, value: dict[str, Any]) -> None:
-        if self.size <= 0 or version != self.version:
+        if version < self.version:
+            return
+        if version > self.version:
+            self.entries.clear()
+            self.version = version
+        if self.size <= 0:
             return
         self.entries[key] = value
         if len(self.entries) > self.size:
             self.entries.popitem(last=False)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(value: datetime | None) -> int | None:
+    return None if value is None else (value - _EPOCH) // _MICROSECOND
+
+
+class TsqueryCache:
+    """The tsquery PostgreSQL makes of a text, by (language, text): the parse does not
+    change while the server's text search configurations do not."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple[str, str], tsquery.Node | Exception | None] = OrderedDict()
+
+    async def get(self, db: Database, lang: str, text: str) -> tsquery.Node | None:
+        """The tree of the text's tsquery; :class:`tsquery.Unsupported` when the index
+        cannot evaluate it."""
+        key = (lang, text)
+        if key not in self.entries:
+            async with db.unit_of_work(transaction=False) as uow:
+                raw = await repository.tsquery_text(uow.connection, lang, text)
+            try:
+                self.entries[key] = tsquery.parse(raw)
+            except tsquery.Unsupported as exc:
+                self.entries[key] = exc
+            if len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+        self.entries.move_to_end(key)
+        found = self.entries[key]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+
 class CkanService:
     def __init__(
-        self, db: Database, base_url: str, *, title: str, description: str, cache_size: int = 0
+        self,
+        db: Database,
+        base_url: str,
+        *,
+        title: str,
+        description: str,
+        cache_size: int = 0,
+        search_index: bool = True,
+        index_refresh_s: float = 1.0,
     ) -> None:
         self.db = db
         self.base = base_url.rstrip("/")
         self.title = title
         self.description = description
         self.cache = ResultCache(cache_size)
+        self.index = LiveIndex(db, enabled=search_index, refresh_s=index_refresh_s)
+        self.tsqueries = TsqueryCache()
+        #: searches answered from the result cache, the index, SQL
+        self.answered = {"cache": 0, "index": 0, "sql": 0}
 
     def _uri(self, did: str) -> str:
         return f"{self.base}/catalogue/v1/{KINDS['dataset'].plural}/{did}"
@@ -145,22 +206,36 @@ class CkanService:
         lang = _str(params, "lang", 20) or "simple"
         sort = _str(params, "sort", 200) or "score desc, metadata_modified desc"
         key = (repr(search), rows, start, sort, tuple(facets), limit, mincount, lang)
-        async with self.db.unit_of_work(transaction=False) as uow:
-            version = await repository.version(uow.connection) if self.cache.size else 0
-            cached = self.cache.get(key, version)
-            if cached is not None:
-                return cached
-            total, results, counts = await repository.search(
-                uow.connection,
-                search,
-                lang=lang,
-                rows=rows,
-                start=start,
-                order=order,
-                facets=facets,
-                facet_limit=1000 if limit < 0 else limit,
-                facet_mincount=max(1, mincount),
+        facet_limit = 1000 if limit < 0 else limit
+        cached_at = self.cache.peek(key) if self.cache.size else None
+        found = None
+        if cached_at is not None:
+            async with self.db.unit_of_work(transaction=False) as uow:
+                hit = self.cache.get(key, await repository.version(uow.connection))
+            if hit is not None:
+                self.answered["cache"] += 1
+                return hit
+        if self.index.enabled:
+            found = await self._indexed(
+                search, lang, rows, start, order, facets, facet_limit, max(1, mincount)
             )
+        self.answered["sql" if found is None else "index"] += 1
+        if found is None:
+            async with self.db.unit_of_work(transaction=False) as uow:
+                version = await repository.version(uow.connection) if self.cache.size else 0
+                total, results, counts = await repository.search(
+                    uow.connection,
+                    search,
+                    lang=lang,
+                    rows=rows,
+                    start=start,
+                    order=order,
+                    facets=facets,
+                    facet_limit=facet_limit,
+                    facet_mincount=max(1, mincount),
+                )
+        else:
+            version, total, results, counts = found
         answer = {
             "count": total,
             "sort": sort,
@@ -183,6 +258,61 @@ class CkanService:
         }
         self.cache.put(key, version, answer)
         return answer
+
+    async def _indexed(
+        self,
+        search: Search,
+        lang: str,
+        rows: int,
+        start: int,
+        order: list[tuple[str, bool]],
+        facets: list[str],
+        facet_limit: int,
+        facet_mincount: int,
+    ) -> tuple[int, int, list[dict[str, Any]], dict[str, list[tuple[str, int]]]] | None:
+        """(version, total, packages, facet counts) from the in-memory index, checked
+        against the database's version in the statement that reads the page; None when
+        the index cannot answer (being built, a tsquery it does not evaluate, or a
+        catalogue that keeps changing under the search)."""
+        idx = self.index.index
+        if idx is None:
+            self.index.start()
+            return None
+        try:
+            text = await self.tsqueries.get(self.db, lang, search.text) if search.text else None
+        except tsquery.Unsupported:
+            return None
+        query = Query(
+            has_text=search.text is not None,
+            text=text,
+            filters={FACETS[f]: v for f, v in search.filters.items()},
+            excludes={FACETS[f]: v for f, v in search.exclude.items()},
+            ids=search.ids or None,
+            modified_from=_micros(search.modified_from),
+            modified_to=_micros(search.modified_to),
+        )
+        columns = [FACETS[f] for f in facets]
+        for _ in range(3):
+            at = idx.version
+            result = idx.search(
+                query,
+                order=order,
+                start=start,
+                rows=rows,
+                facets=columns,
+                facet_limit=facet_limit,
+                facet_mincount=facet_mincount,
+            )
+            async with self.db.unit_of_work(transaction=False) as uow:
+                version, packages = await repository.page(uow.connection, result.page)
+            if version == at:
+                counts = {f: result.facets[FACETS[f]] for f in facets}
+                return version, result.total, packages, counts
+            updated = await self.index.update()
+            if updated is None:
+                return None
+            idx = updated
+        return None
 
     async def package_show(self, params: dict[str, Any]) -> dict[str, Any]:
         did = _str(params, "id", 200) or _str(params, "name_or_id", 200)
@@ -251,4 +381,10 @@ class CkanService:
             "locale_default": "en",
             "extensions": ["dcat", "mims-catalogue"],
             "mims_catalogue_version": __version__,
+            "mims_search_index": self._index_status(),
         }
+
+    def _index_status(self) -> dict[str, int] | None:
+        """The in-memory search index's size and version (None: disabled or building)."""
+        idx = self.index.index
+        return None if idx is None else {"datasets": len(idx), "version": idx.version}
