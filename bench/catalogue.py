@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import subprocess
 import tempfile
 import time
@@ -37,7 +36,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from bench.loadgen import RequestFactory, Result, run
+from bench.loadgen import RequestFactory, Result, cpu_seconds, run
 from conftest import free_port
 from mims_stack.services import spec
 from mims_stack.supervisor import service_env, start_service, wait_ready
@@ -125,18 +124,6 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 def backends(dsn: str, app: str) -> list[int]:
