@@ -34,6 +34,7 @@ from context_broker.entities.service import (
     View,
     expand_name,
 )
+from context_broker.ngsild import visibility
 from context_broker.ngsild.links import link_header
 from context_broker.ngsild.media import GEOJSON, JSONLD, choose_response_type, to_feature
 from context_broker.ngsild.representation import (
@@ -41,6 +42,7 @@ from context_broker.ngsild.representation import (
     parse_projection,
     parse_projection_tree,
 )
+from context_broker.ngsild.tenant import parse_tenant
 from mims_shared.errors import BadRequestData
 
 router = APIRouter(prefix="/ngsi-ld/v1", dependencies=[Depends(reject_unknown_query_parameters)])
@@ -146,6 +148,8 @@ class Shape:
     geometry_property: str | None
     local: bool
     accept: str | None
+    tenant: str
+    ld: Ld
 
 
 @reads_query(
@@ -162,11 +166,15 @@ class Shape:
     "joinLevel",
     "containedBy",  # one broker, no distributed operations to loop through: ignored
 )
-async def _shape(request: Request, ld: LdContext, visible: Visible) -> Shape:
+async def _shape(request: Request) -> Shape:
     """The parameters both read operations share, checked once (an unacceptable Accept first:
-    406 before any other work)."""
+    406 before any other work), with the tenant and the @context: one dependency, as each
+    one FastAPI resolves costs several microseconds per request."""
     accept = request.headers.get("accept")
     choose_response_type(accept)
+    tenant = parse_tenant(request.headers.get("ngsild-tenant"))
+    ld = await read_ld(request)
+    visible = visibility.parse(request.headers.get(visibility.HEADER))
     p = request.query_params
     attrs, pick, omit = p.get("attrs"), p.get("pick"), p.get("omit")
     view = _view(
@@ -187,6 +195,8 @@ async def _shape(request: Request, ld: LdContext, visible: Visible) -> Shape:
         geometry_property=p.get("geometryProperty"),
         local=flag(p, "local"),
         accept=accept,
+        tenant=tenant,
+        ld=ld,
     )
 
 
@@ -255,15 +265,13 @@ async def purge_entities(
     "offset",
     "count",
 )
-async def query_entities(
-    service: Service, tenant: Tenant, ld: LdContext, shape: Shaped, request: Request
-) -> Response:
+async def query_entities(service: Service, shape: Shaped, request: Request) -> Response:
     """Query Entities (5.7.2; HTTP binding 6.4.3.2; geo-queries 4.10; joins 4.5.23)."""
     p = request.query_params
     type_ = p.get("type")
     found, total = await service.query(
-        tenant,
-        ld.compiled,
+        shape.tenant,
+        shape.ld.compiled,
         shape.view,
         everything=shape.local,  # local=true alone asks for every local entity (5.7.2)
         ids=csv(p.get("id")),
@@ -283,7 +291,7 @@ async def query_entities(
     )
     return _answer(
         found,
-        ld,
+        shape.ld,
         shape.accept,
         headers=_count_header(total),
         geometry_property=shape.geometry_property,
@@ -423,13 +431,13 @@ async def delete_attribute(
 
 
 @router.get("/entities/{entity_id:path}")
-async def retrieve_entity(
-    service: Service, tenant: Tenant, ld: LdContext, entity_id: str, shape: Shaped
-) -> Response:
+async def retrieve_entity(service: Service, entity_id: str, shape: Shaped) -> Response:
     """Retrieve Entity (5.7.1; HTTP binding 6.5.3.1; joins 4.5.23); ``local`` changes
     nothing here: one broker, no context sources."""
-    entity = await service.retrieve(tenant, entity_id, ld.compiled, shape.view, shape.join)
-    return _answer(entity, ld, shape.accept, geometry_property=shape.geometry_property)
+    entity = await service.retrieve(
+        shape.tenant, entity_id, shape.ld.compiled, shape.view, shape.join
+    )
+    return _answer(entity, shape.ld, shape.accept, geometry_property=shape.geometry_property)
 
 
 @router.patch("/entities/{entity_id:path}", status_code=204)
