@@ -43,7 +43,8 @@ class _Receiver:
                         self.arrived.setdefault(seq["value"], now)
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            # The broker closed a keep-alive connection, or the run is over.
             pass
         finally:
             writer.close()
