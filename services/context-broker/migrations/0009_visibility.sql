@@ -15,5 +15,10 @@ $$;
 
 -- A subscription made through the gateway by a reader limited to some entity types is
 -- notified of those types only (NULL: no limit).
--- Until when (the end of the entitlements that allowed it; NULL: no end).
-ALTER TABLE subscription ADD COLUMN visible_types text[], ADD COLUMN visible_until timestamptz;
+-- Until when (the end of the entitlements that allowed it; NULL: no end). Such a subscriber
+-- sees, changes and deletes only its own subscriptions (owner: the gateway's X-Mims-Subject):
+-- another party's endpoint and receiverInfo (often a receiver's credentials) stay hidden.
+ALTER TABLE subscription
+    ADD COLUMN visible_types text[],
+    ADD COLUMN visible_until timestamptz,
+    ADD COLUMN owner text;

@@ -54,6 +54,17 @@ async def _entitled_until(request: Request) -> datetime | None:
 EntitledUntil = Annotated[datetime | None, Depends(_entitled_until)]
 
 
+async def _owner(request: Request) -> str | None:
+    if visibility.HEADER not in request.headers:
+        return None
+    return request.headers.get(visibility.SUBJECT_HEADER) or ""
+
+
+#: A reader limited to some entity types deals with its own subscriptions only: its subject
+#: (the gateway's ``X-Mims-Subject``), or None for a reader without limits.
+Owner = Annotated[str | None, Depends(_owner)]
+
+
 async def _entities(request: Request) -> EntityService:
     service: EntityService = request.app.state.entities
     return service

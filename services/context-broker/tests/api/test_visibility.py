@@ -217,16 +217,29 @@ async def test_subscriptions_notify_only_visible_entities(
     assert mine["data"][0]["id"] == world.spot
     await asyncio.sleep(0.3)
     assert receiver.bodies("/sneaky") == []
-    # A consumer pointing the provider's subscription at itself narrows it, never widens.
-    patched = await client.patch(
-        f"{BASE}/subscriptions/{control}",
-        json={"notification": {"endpoint": {"uri": f"{receiver.url}/sneaky"}}},
-        headers=world.h(world.spot_type),
-    )
-    assert patched.status_code == 204
+    # Another party's subscription (its endpoint, its receiverInfo) is out of a consumer's
+    # reach: not listed, not shown, not changed, not deleted.
+    consumer = {**world.h(world.spot_type), "X-Mims-Subject": "client-a"}
+    other = {**world.h(world.spot_type), "X-Mims-Subject": "client-b"}
+    mine = await subscribe("/mine", consumer)
+    listed = await client.get(f"{BASE}/subscriptions?count=true", headers=consumer)
+    assert [x["id"] for x in listed.json()] == [mine]
+    assert listed.headers["ngsild-results-count"] == "1"
+    everyone = await client.get(f"{BASE}/subscriptions", headers=world.h())
+    assert {mine, sneaky, own, control} <= {x["id"] for x in everyone.json()}
+    redirect = {"notification": {"endpoint": {"uri": f"{receiver.url}/sneaky"}}}
+    for sid in (control, mine):
+        url = f"{BASE}/subscriptions/{sid}"
+        assert (await client.get(url, headers=other)).status_code == 404
+        assert (await client.patch(url, json=redirect, headers=other)).status_code == 404
+        assert (await client.delete(url, headers=other)).status_code == 404
+    assert (await client.get(f"{BASE}/subscriptions/{mine}", headers=consumer)).status_code == 200
     await change(world.vault, code, "0000")
     await asyncio.sleep(0.5)
     assert receiver.bodies("/sneaky") == []
+    assert (
+        await client.delete(f"{BASE}/subscriptions/{mine}", headers=consumer)
+    ).status_code == 204
     for s in (sneaky, own, control):
         gone = await client.delete(f"{BASE}/subscriptions/{s}", headers=world.h())
         assert gone.status_code == 204

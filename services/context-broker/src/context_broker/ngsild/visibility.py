@@ -30,6 +30,8 @@ from mims_shared.errors import BadRequestData, Forbidden
 HEADER = "x-mims-entity-types"
 #: For a subscription: when the entitlements that allow it end (RFC 3339), if they do.
 UNTIL_HEADER = "x-mims-entitled-until"
+#: Who the gateway authenticated: a limited reader's subscriptions are its own.
+SUBJECT_HEADER = "x-mims-subject"
 
 
 def type_name(iri: str) -> str:

@@ -19,7 +19,7 @@ from mims_shared.db import jsonb
 _COLUMNS = (
     "tenant, id, doc, context, context_value, is_active, expires_at, created_at, modified_at, "
     "times_sent, times_failed, last_notification, last_success, last_failure, delivery_status, "
-    "visible_types, visible_until"
+    "visible_types, visible_until, owner"
 )
 
 
@@ -44,6 +44,8 @@ class StoredSubscription:
     visible_types: list[str] | None = None
     #: When the entitlements behind it end (the gateway's word); None: no end.
     visible_until: datetime | None = None
+    #: The limited reader who made it (the gateway's subject); None: made without a limit.
+    owner: str | None = None
 
 
 def _subscription(row: asyncpg.Record) -> StoredSubscription:
@@ -55,7 +57,7 @@ async def insert(conn: asyncpg.Connection, s: StoredSubscription, interval: floa
     done = await conn.fetchval(
         "INSERT INTO subscription (tenant, id, doc, context, context_value, is_active, "
         "expires_at, time_interval, next_periodic, created_at, modified_at, visible_types, "
-        "visible_until) VALUES ($1, $2, $3, $4, $9, $5, $6, $7, $8, $8, $8, $10, $11) "
+        "visible_until, owner) VALUES ($1, $2, $3, $4, $9, $5, $6, $7, $8, $8, $8, $10, $11, $12) "
         "ON CONFLICT (tenant, id) DO NOTHING RETURNING nextval('subscription_generation')",
         s.tenant,
         s.id,
@@ -68,6 +70,7 @@ async def insert(conn: asyncpg.Connection, s: StoredSubscription, interval: floa
         jsonb(s.context_value),
         s.visible_types,
         s.visible_until,
+        s.owner,
     )
     return done is not None
 
@@ -116,19 +119,27 @@ async def delete(conn: asyncpg.Connection, tenant: str, sid: str) -> bool:
 
 
 async def page(
-    conn: asyncpg.Connection, tenant: str, offset: int, limit: int
+    conn: asyncpg.Connection, tenant: str, offset: int, limit: int, owner: str | None = None
 ) -> tuple[list[StoredSubscription], int]:
+    """A page of the tenant's subscriptions (``owner``: only that subscriber's)."""
+    mine = "($4::text IS NULL OR owner = $4)"
     rows = await conn.fetch(
         f"SELECT {_COLUMNS}, count(*) OVER () AS total FROM subscription "  # noqa: S608
-        "WHERE tenant = $1 ORDER BY created_at, id OFFSET $2 LIMIT $3",
+        f"WHERE tenant = $1 AND {mine} ORDER BY created_at, id OFFSET $2 LIMIT $3",
         tenant,
         offset,
         limit,
+        owner,
     )
     total = int(rows[0]["total"]) if rows else 0
     if not rows and offset > 0:
         total = int(
-            await conn.fetchval("SELECT count(*) FROM subscription WHERE tenant = $1", tenant)
+            await conn.fetchval(
+                "SELECT count(*) FROM subscription WHERE tenant = $1 "
+                "AND ($2::text IS NULL OR owner = $2)",
+                tenant,
+                owner,
+            )
         )
     return [_subscription({k: v for k, v in r.items() if k != "total"}) for r in rows], total
 

@@ -14,6 +14,7 @@ from context_broker.deps import (
     JsonPatch,
     Ld,
     LdContext,
+    Owner,
     Tenant,
     Visible,
     read_ld,
@@ -85,10 +86,11 @@ async def create_subscription(
     request: Request,
     visible: Visible,
     until: EntitledUntil,
+    owner: Owner,
 ) -> Response:
     """Create Subscription (5.8.1; HTTP binding 6.10.3.1): 201 with its Location."""
     ld = await read_ld(request, body)
-    sid = await service.create(tenant, body, ld.compiled, ld.value, visible, until)
+    sid = await service.create(tenant, body, ld.compiled, ld.value, visible, until, owner)
     return Response(status_code=201, headers={"Location": f"{PATH}/{sid}"})
 
 
@@ -97,6 +99,7 @@ async def query_subscriptions(
     service: Service,
     tenant: Tenant,
     ld: LdContext,
+    owner: Owner,
     accept: Accept = None,
     limit: Annotated[int, Query(ge=0)] = 20,
     offset: NonNegative = 0,
@@ -106,7 +109,12 @@ async def query_subscriptions(
     """Query Subscriptions (5.8.4; 6.10.3.2): a page, optionally counted."""
     _media(accept)
     found, total = await service.query(
-        tenant, ld.compiled, offset=offset, limit=limit, sys_attrs=_sys_attrs(options)
+        tenant,
+        ld.compiled,
+        offset=offset,
+        limit=limit,
+        sys_attrs=_sys_attrs(options),
+        owner=owner,
     )
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
     return _answer(found, ld, accept, headers, page_links(PATH, offset, limit, total))
@@ -117,6 +125,7 @@ async def retrieve_subscription(
     service: Service,
     tenant: Tenant,
     ld: LdContext,
+    owner: Owner,
     subscription_id: str,
     accept: Accept = None,
     options: Annotated[str | None, Query(max_length=1000)] = None,
@@ -124,7 +133,7 @@ async def retrieve_subscription(
     """Retrieve Subscription (5.8.3; 6.11.3.1)."""
     _media(accept)
     found = await service.retrieve(
-        tenant, subscription_id, ld.compiled, sys_attrs=_sys_attrs(options)
+        tenant, subscription_id, ld.compiled, sys_attrs=_sys_attrs(options), owner=owner
     )
     return _answer(found, ld, accept)
 
@@ -138,15 +147,18 @@ async def update_subscription(
     request: Request,
     visible: Visible,
     until: EntitledUntil,
+    owner: Owner,
 ) -> Response:
     """Update Subscription (5.8.2; 6.11.3.2): 204."""
     ld = await read_ld(request, body)
-    await service.update(tenant, subscription_id, body, ld.compiled, visible, until)
+    await service.update(tenant, subscription_id, body, ld.compiled, visible, until, owner)
     return Response(status_code=204)
 
 
 @router.delete("/subscriptions/{subscription_id:path}", status_code=204)
-async def delete_subscription(service: Service, tenant: Tenant, subscription_id: str) -> Response:
+async def delete_subscription(
+    service: Service, tenant: Tenant, subscription_id: str, owner: Owner
+) -> Response:
     """Delete Subscription (5.8.5; 6.11.3.3): 204."""
-    await service.delete(tenant, subscription_id)
+    await service.delete(tenant, subscription_id, owner)
     return Response(status_code=204)

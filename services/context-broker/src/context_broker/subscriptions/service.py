@@ -121,6 +121,7 @@ class SubscriptionService:
         context_value: Any,
         visible: frozenset[str] | None = None,
         until: datetime | None = None,
+        owner: str | None = None,
     ) -> str:
         """Create Subscription (5.8.1). A reader limited to some entity types
         (ngsild/visibility.py) is notified of those types only, and only until the
@@ -145,6 +146,7 @@ class SubscriptionService:
             now,
             visible_types=sorted(visible) if visible is not None else None,
             visible_until=until,
+            owner=owner,
         )
         async with self.db.unit_of_work(transaction=False) as uow:
             if not await repository.insert(uow.connection, s, doc.get("timeInterval")):
@@ -159,6 +161,7 @@ class SubscriptionService:
         ctx: CompiledContext,
         visible: frozenset[str] | None = None,
         until: datetime | None = None,
+        owner: str | None = None,
     ) -> None:
         """Update Subscription (5.8.2): the fragment merged into what is stored, checked
         whole again; status follows isActive and expiresAt. A reader limited to some entity
@@ -168,7 +171,7 @@ class SubscriptionService:
         now = _now()
         async with self.db.unit_of_work() as uow:
             s = await repository.get(uow.connection, tenant, sid, for_update=True)
-            if s is None:
+            if s is None or not _owned(s, owner):
                 raise NotFound(f"Subscription {sid} does not exist")
             own = await self.contexts.compiled(own_context(s))
             if isinstance(fragment, dict):
@@ -193,33 +196,48 @@ class SubscriptionService:
             await repository.save(uow.connection, s, doc.get("timeInterval"))
             await uow.commit()
 
-    async def delete(self, tenant: str, sid: str) -> None:
+    async def delete(self, tenant: str, sid: str, owner: str | None = None) -> None:
         """Delete Subscription (5.8.5)."""
         _check_id(sid)
         async with self.db.unit_of_work() as uow:
-            if not await repository.delete(uow.connection, tenant, sid):
+            s = await repository.get(uow.connection, tenant, sid, for_update=True)
+            if s is None or not _owned(s, owner):
                 raise NotFound(f"Subscription {sid} does not exist")
+            await repository.delete(uow.connection, tenant, sid)
             await uow.commit()
 
     async def retrieve(
-        self, tenant: str, sid: str, ctx: CompiledContext, *, sys_attrs: bool
+        self,
+        tenant: str,
+        sid: str,
+        ctx: CompiledContext,
+        *,
+        sys_attrs: bool,
+        owner: str | None = None,
     ) -> dict[str, Any]:
         """Retrieve Subscription (5.8.3)."""
         _check_id(sid)
         async with self.db.unit_of_work(transaction=False) as uow:
             s = await repository.get(uow.connection, tenant, sid)
-        if s is None:
+        if s is None or not _owned(s, owner):
             raise NotFound(f"Subscription {sid} does not exist")
         return await self.show(s, ctx, sys_attrs=sys_attrs)
 
     async def query(
-        self, tenant: str, ctx: CompiledContext, *, offset: int, limit: int, sys_attrs: bool
+        self,
+        tenant: str,
+        ctx: CompiledContext,
+        *,
+        offset: int,
+        limit: int,
+        sys_attrs: bool,
+        owner: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """Query Subscriptions (5.8.4)."""
         if limit > MAX_PAGE:
             raise BadRequestData(f"limit may not exceed {MAX_PAGE}")
         async with self.db.unit_of_work(transaction=False) as uow:
-            found, total = await repository.page(uow.connection, tenant, offset, limit)
+            found, total = await repository.page(uow.connection, tenant, offset, limit, owner)
         return [await self.show(s, ctx, sys_attrs=sys_attrs) for s in found], total
 
     async def show(
@@ -279,3 +297,9 @@ def _expand(ctx: CompiledContext, name: str) -> str:
     if iri.startswith("@") or ":" not in iri:
         raise BadRequestData(f"The name {name[:200]!r} does not expand to an IRI")
     return iri
+
+
+def _owned(s: StoredSubscription, owner: str | None) -> bool:
+    """Whether a subscriber limited to some entity types (``owner``: its subject; None: not
+    limited) may see this subscription: only those it made."""
+    return owner is None or s.owner == owner
