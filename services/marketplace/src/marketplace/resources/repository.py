@@ -31,45 +31,67 @@ _DELETE = "DELETE FROM tmf_resource WHERE kind = $1 AND id = $2 RETURNING resour
 _MANY = "SELECT kind, id, resource FROM tmf_resource WHERE id = ANY($1::uuid[])"
 
 
-def _where(statuses: str, predicate: bool, first: int) -> str:
-    """The filter clause; the filters' parameters are numbered from ``first``. One status
-    is an equality, so that the (kind, status, created_at) index also gives the order."""
-    clause = "WHERE kind = $1"
+def _where(statuses: str, term: bool, predicate: bool, first: int, t: str = "", r: str = "") -> str:
+    """The filter clause; the filters' parameters are numbered from ``first`` (status, term,
+    predicate). ``t`` prefixes the kind, status and term columns, ``r`` the resource. One
+    status is an equality, so that the index on (kind, [term,] status, created_at) also
+    gives the order."""
+    clause = f"WHERE {t}kind = $1"
     if statuses:
         clause += (
-            f" AND status = ${first}::text"
+            f" AND {t}status = ${first}::text"
             if statuses == "one"
-            else (f" AND status = ANY(${first}::text[])")
+            else f" AND {t}status = ANY(${first}::text[])"
         )
         first += 1
+    if term:
+        clause += f" AND {t}term = ${first}::text"
+        first += 1
     if predicate:
-        clause += f" AND resource @@ ${first}::jsonpath"
+        clause += f" AND {r}resource @@ ${first}::jsonpath"
     return clause
 
 
-# A page and, in the same statement, the count of all matches. Without a path predicate
-# the count is a sub-query the indexes answer alone (run once); with one, the matching rows
-# must be read anyway, so a window count over them avoids reading them twice. One constant
-# statement per combination of filters, never text from input.
-def _page(s: str, p: bool) -> str:
-    where = _where(s, p, 4)
+# A page and, in the same statement, the count of all matches. One constant statement per
+# combination of filters, never text from input.
+def _page(s: str, term: bool, p: bool) -> str:
+    table = "tmf_term" if term else "tmf_resource"
     if p:
+        # The matching rows must be read anyway: a window count over them avoids reading
+        # them twice.
+        source = "tmf_term t JOIN tmf_resource r ON r.id = t.id" if term else "tmf_resource r"
+        alias = "t." if term else "r."
         return (
-            f"SELECT resource, count(*) OVER () AS total FROM tmf_resource {where} "  # noqa: S608
-            "ORDER BY created_at, id OFFSET $2 LIMIT $3"
+            f"SELECT r.resource, count(*) OVER () AS total FROM {source} "  # noqa: S608
+            f"{_where(s, term, p, 4, alias, 'r.')} "
+            f"ORDER BY {alias}created_at, {alias}id OFFSET $2 LIMIT $3"
         )
+    # Without a path predicate the indexes answer alone: the count (run once) and the page
+    # of ids in order, so that only the rows shown are read from the table.
+    where = _where(s, term, p, 4)
     return (
-        f"SELECT resource, (SELECT count(*) FROM tmf_resource {where}) AS total "  # noqa: S608
-        f"FROM tmf_resource {where} ORDER BY created_at, id OFFSET $2 LIMIT $3"
+        f"SELECT r.resource, (SELECT count(*) FROM {table} {where}) AS total "  # noqa: S608
+        f"FROM (SELECT id, created_at FROM {table} {where} "
+        "ORDER BY created_at, id OFFSET $2 LIMIT $3) AS p "
+        "JOIN tmf_resource r ON r.id = p.id ORDER BY p.created_at, p.id"
     )
 
 
-_PAGES = {(s, p): _page(s, p) for s in ("", "one", "many") for p in (False, True)}
-_COUNTS = {
-    (s, p): f"SELECT count(*) FROM tmf_resource {_where(s, p, 2)}"  # noqa: S608
-    for s in ("", "one", "many")
-    for p in (False, True)
-}
+def _count(s: str, term: bool, p: bool) -> str:
+    if term and p:
+        return (
+            "SELECT count(*) FROM tmf_term t JOIN tmf_resource r ON r.id = t.id "  # noqa: S608
+            + _where(s, term, p, 2, "t.", "r.")
+        )
+    table = "tmf_term" if term else "tmf_resource"
+    return f"SELECT count(*) FROM {table} {_where(s, term, p, 2)}"  # noqa: S608
+
+
+_SHAPES = [
+    (s, term, p) for s in ("", "one", "many") for term in (False, True) for p in (False, True)
+]
+_PAGES = {key: _page(*key) for key in _SHAPES}
+_COUNTS = {key: _count(*key) for key in _SHAPES}
 
 
 async def insert(
@@ -122,15 +144,17 @@ async def page(
     conn: asyncpg.Connection,
     kind: str,
     statuses: list[str] | None,
+    term: str | None,
     predicate: str | None,
     offset: int,
     limit: int,
 ) -> tuple[list[dict[str, Any]], int]:
-    """A page in creation order and the number of all matches."""
+    """A page in creation order and the number of all matches. ``term`` is a reference
+    term (``category.id=cat-4``, see migration 0003) answered from its index."""
     shape = "" if statuses is None else "one" if len(statuses) == 1 else "many"
-    key = (shape, predicate is not None)
+    key = (shape, term is not None, predicate is not None)
     status_arg = statuses[0] if statuses is not None and len(statuses) == 1 else statuses
-    filters = [f for f in (status_arg, predicate) if f is not None]
+    filters = [f for f in (status_arg, term, predicate) if f is not None]
     rows = await conn.fetch(_PAGES[key], kind, offset, limit, *filters)
     if rows:
         return [r["resource"] for r in rows], int(rows[0]["total"])

@@ -21,7 +21,13 @@ from marketplace.resources import repository
 from marketplace.tmf.events import Event, change_event, event
 from marketplace.tmf.kinds import Kind
 from marketplace.tmf.patch import merge_patch
-from marketplace.tmf.query import QueryError, parse_filters, split_status, to_jsonpath
+from marketplace.tmf.query import (
+    QueryError,
+    parse_filters,
+    split_reference,
+    split_status,
+    to_jsonpath,
+)
 from marketplace.tmf.validate import problems
 from mims_shared.db import Database
 from mims_shared.errors import BadRequestData, InvalidRequest, NotFound
@@ -129,10 +135,11 @@ class ResourceService:
             statuses, rest = split_status(parse_filters(params), self.kind.status_member)
         except QueryError as exc:
             raise InvalidRequest(str(exc)) from None
+        term, rest = split_reference(rest)
         predicate = to_jsonpath(rest)
         async with self.db.unit_of_work(transaction=False) as uow:
             return await repository.page(
-                uow.connection, self.kind.name, statuses, predicate, offset, limit
+                uow.connection, self.kind.name, statuses, term, predicate, offset, limit
             )
 
     async def patch(self, raw_id: str, body: Any) -> dict[str, Any]:

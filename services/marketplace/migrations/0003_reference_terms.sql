@@ -1,0 +1,56 @@
+-- Reference terms: the filter TMF clients use most after the status is on the id of a
+-- referenced entity (`category.id=...`, `productOffering.id=...`, `productSpecification.id=...`,
+-- TMF630 part 1, 3.3). A GIN bitmap over the JSON finds those rows, but counting them exactly
+-- (X-Total-Count) and paging them in creation order means reading and sorting every match.
+-- This narrow table holds one row per (resource, first-level member, string id) with the
+-- resource's status and creation time, so that such a filter is counted from an index alone
+-- and paged in index order, like the status column. Kept by a trigger, so every writer
+-- (the API, bulk loads, COPY) keeps it right.
+CREATE TABLE tmf_term (
+    kind        text        NOT NULL,
+    term        text        NOT NULL,   -- '<member>.id=<id>'
+    status      text,
+    created_at  timestamptz NOT NULL,
+    id          uuid        NOT NULL
+);
+CREATE INDEX tmf_term_idx ON tmf_term (kind, term, status, created_at, id);
+CREATE INDEX tmf_term_id_idx ON tmf_term (id);
+
+-- The terms of a resource: for every first-level member that is an object or an array of
+-- objects, each string `id` in it (lax SQL/JSON path: the same elements `$."m"."id"` sees).
+-- Only member names a filter can spell (no dot, no '=') are kept, so a term reads back one way.
+CREATE FUNCTION tmf_terms(doc jsonb) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(array_agg(DISTINCT m.key || '.id=' || (v #>> '{}')), '{}')
+    FROM jsonb_each(doc) AS m(key, value)
+    CROSS JOIN LATERAL jsonb_path_query(m.value, 'lax $.id[*]') AS v
+    WHERE jsonb_typeof(m.value) IN ('object', 'array')
+      AND m.key ~ '^[A-Za-z@_][A-Za-z0-9@_-]*$'
+      AND jsonb_typeof(v) = 'string'
+$$;
+
+CREATE FUNCTION tmf_term_sync() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.status IS NOT DISTINCT FROM NEW.status
+            AND tmf_terms(OLD.resource) = tmf_terms(NEW.resource) THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        DELETE FROM tmf_term WHERE id = OLD.id;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO tmf_term (kind, term, status, created_at, id)
+        SELECT NEW.kind, t, NEW.status, NEW.created_at, NEW.id
+        FROM unnest(tmf_terms(NEW.resource)) AS t;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER tmf_term_sync AFTER INSERT OR UPDATE OR DELETE ON tmf_resource
+    FOR EACH ROW EXECUTE FUNCTION tmf_term_sync();
+
+INSERT INTO tmf_term (kind, term, status, created_at, id)
+SELECT r.kind, t, r.status, r.created_at, r.id
+FROM tmf_resource r CROSS JOIN LATERAL unnest(tmf_terms(r.resource)) AS t;
