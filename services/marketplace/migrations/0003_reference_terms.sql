@@ -48,9 +48,19 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER tmf_term_sync AFTER INSERT OR UPDATE OR DELETE ON tmf_resource
-    FOR EACH ROW EXECUTE FUNCTION tmf_term_sync();
+-- For the read-mostly TMF620 kinds only (Kind.reference_terms): orders and products are
+-- written several times each and filtered by their state, which the status column serves.
+CREATE TRIGGER tmf_term_sync AFTER INSERT OR UPDATE ON tmf_resource FOR EACH ROW
+    WHEN (NEW.kind IN ('productCatalog', 'category', 'productSpecification',
+                       'productOffering', 'productOfferingPrice'))
+    EXECUTE FUNCTION tmf_term_sync();
+CREATE TRIGGER tmf_term_drop AFTER DELETE ON tmf_resource FOR EACH ROW
+    WHEN (OLD.kind IN ('productCatalog', 'category', 'productSpecification',
+                       'productOffering', 'productOfferingPrice'))
+    EXECUTE FUNCTION tmf_term_sync();
 
 INSERT INTO tmf_term (kind, term, status, created_at, id)
 SELECT r.kind, t, r.status, r.created_at, r.id
-FROM tmf_resource r CROSS JOIN LATERAL unnest(tmf_terms(r.resource)) AS t;
+FROM tmf_resource r CROSS JOIN LATERAL unnest(tmf_terms(r.resource)) AS t
+WHERE r.kind IN ('productCatalog', 'category', 'productSpecification', 'productOffering',
+                 'productOfferingPrice');

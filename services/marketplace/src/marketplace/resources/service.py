@@ -135,7 +135,9 @@ class ResourceService:
             statuses, rest = split_status(parse_filters(params), self.kind.status_member)
         except QueryError as exc:
             raise InvalidRequest(str(exc)) from None
-        term, rest = split_reference(rest)
+        term = None
+        if self.kind.reference_terms:
+            term, rest = split_reference(rest)
         predicate = to_jsonpath(rest)
         async with self.db.unit_of_work(transaction=False) as uow:
             return await repository.page(
