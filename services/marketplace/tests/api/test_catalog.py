@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -137,6 +138,23 @@ async def test_reference_filters_agree_with_the_path_predicate(
     )
     assert (await client.delete(f"{CAT}/productOffering/{ids[1]}")).status_code == 204
     assert await names(**ref) == ([f"{tag}-2", f"{tag}-3"], "2")
+
+
+async def test_concurrent_patches_lose_nothing(client: httpx.AsyncClient) -> None:
+    """Patches are optimistic (read, then store if unchanged, else again): concurrent ones
+    on one resource all land, none overwrites another."""
+    res = (await client.post(f"{CAT}/category", json={"@type": "Category", "name": "c"})).json()
+    url = f"{CAT}/category/{res['id']}"
+
+    async def patch(n: int) -> int:
+        done = await client.patch(url, json={"tags": {f"t{n}": n}}, headers=MERGE)
+        return done.status_code
+
+    statuses = await asyncio.gather(*(patch(n) for n in range(12)))
+    assert statuses == [200] * 12
+    assert (await client.get(url)).json()["tags"] == {f"t{n}": n for n in range(12)}
+    deletes = await asyncio.gather(*(client.delete(url) for _ in range(3)))
+    assert sorted(d.status_code for d in deletes) == [204, 404, 404]
 
 
 async def test_merge_patch_semantics(client: httpx.AsyncClient) -> None:

@@ -7,27 +7,29 @@ from typing import Any
 
 import asyncpg
 
-from marketplace.events.repository import event_arrays, fan_out, queued
+from marketplace.events.repository import events_write
+from marketplace.resources.compose import GUARD, Write, compose
 from marketplace.tmf.events import Event
 from mims_shared.db import jsonb
 
-# A write and the fan-out of its events to the outbox in one statement (one round trip,
-# atomic without a transaction of its own).
-_INSERT = (
-    "WITH w AS (INSERT INTO tmf_resource (kind, id, resource) VALUES ($1, $2, $3::jsonb)) "  # noqa: S608
-    + fan_out(4)
-)
+_INSERT = "INSERT INTO tmf_resource (kind, id, resource) VALUES ($1, $2, $3::jsonb)"
 _INSERT_MANY = (
     "INSERT INTO tmf_resource (kind, id, resource) "
-    "SELECT $1, i, r FROM unnest($2::uuid[], $3::jsonb[]) AS t(i, r)"
+    "SELECT ${0}, i, r FROM unnest(${1}::uuid[], ${2}::jsonb[]) AS t(i, r) WHERE {guard}"
 )
 _GET = "SELECT resource FROM tmf_resource WHERE kind = $1 AND id = $2"
 _GET_FOR_UPDATE = _GET + " FOR UPDATE"
-_UPDATE = (
-    "WITH w AS (UPDATE tmf_resource SET resource = $3::jsonb, updated_at = clock_timestamp() "  # noqa: S608
-    "WHERE kind = $1 AND id = $2) " + fan_out(4)
+# The row's xmin is its version: any committed change gives the row a new one.
+_GET_VERSIONED = (
+    "SELECT resource, xmin::text::bigint AS version FROM tmf_resource WHERE kind = $1 AND id = $2"
 )
-_DELETE = "DELETE FROM tmf_resource WHERE kind = $1 AND id = $2 RETURNING resource"
+_GET_VERSIONED_FOR_UPDATE = _GET_VERSIONED + " FOR UPDATE"
+_UPDATE = (
+    "UPDATE tmf_resource SET resource = $3::jsonb, updated_at = clock_timestamp() "
+    "WHERE kind = $1 AND id = $2"
+)
+_UPDATE_IF = _UPDATE + " AND xmin = $4::text::xid"
+_DELETE_IF = "DELETE FROM tmf_resource WHERE kind = $1 AND id = $2 AND xmin = $3::text::xid"
 _MANY = "SELECT kind, id, resource FROM tmf_resource WHERE id = ANY($1::uuid[])"
 
 
@@ -94,24 +96,41 @@ _PAGES = {key: _page(*key) for key in _SHAPES}
 _COUNTS = {key: _count(*key) for key in _SHAPES}
 
 
+async def _write(
+    conn: asyncpg.Connection, main: str, args: list[Any], events: list[Event], writes: list[Write]
+) -> tuple[int, int]:
+    """``main`` with its events and further writes in one statement: (rows written,
+    deliveries queued)."""
+    if events:
+        writes = [events_write(events), *writes]
+    sql, params = compose(main, args, writes)
+    row = await conn.fetchrow(sql, *params)
+    assert row is not None
+    return int(row["written"]), int(row["queued"])
+
+
 async def insert(
     conn: asyncpg.Connection,
     kind: str,
     rid: uuid.UUID,
     resource: dict[str, Any],
     events: list[Event] | None = None,
+    writes: list[Write] | None = None,
 ) -> int:
-    """Store a new resource and queue its ``events``; the number of deliveries queued."""
-    status = await conn.execute(_INSERT, kind, rid, jsonb(resource), *event_arrays(events or []))
-    return queued(status)
+    """Store a new resource with its ``events`` and ``writes`` (one statement); the number
+    of deliveries queued."""
+    _, queued = await _write(
+        conn, _INSERT, [kind, rid, jsonb(resource)], events or [], writes or []
+    )
+    return queued
 
 
-async def insert_many(
-    conn: asyncpg.Connection, kind: str, rows: list[tuple[uuid.UUID, dict[str, Any]]]
-) -> None:
-    """Several resources of one kind in one statement."""
-    if rows:
-        await conn.execute(_INSERT_MANY, kind, [r[0] for r in rows], [jsonb(r[1]) for r in rows])
+def insert_many(kind: str, rows: list[tuple[uuid.UUID, dict[str, Any]]]) -> Write:
+    """Several resources of one kind, stored with another write."""
+    return Write(
+        lambda first: _INSERT_MANY.format(first, first + 1, first + 2, guard=GUARD),
+        (kind, [r[0] for r in rows], [jsonb(r[1]) for r in rows]),
+    )
 
 
 async def get(
@@ -123,21 +142,48 @@ async def get(
     return found
 
 
+async def get_versioned(
+    conn: asyncpg.Connection, kind: str, rid: uuid.UUID, *, for_update: bool = False
+) -> tuple[dict[str, Any], int] | None:
+    """The resource and its version, for :func:`update` with ``version``."""
+    row = await conn.fetchrow(
+        _GET_VERSIONED_FOR_UPDATE if for_update else _GET_VERSIONED, kind, rid
+    )
+    return None if row is None else (row["resource"], row["version"])
+
+
 async def update(
     conn: asyncpg.Connection,
     kind: str,
     rid: uuid.UUID,
     resource: dict[str, Any],
     events: list[Event] | None = None,
-) -> int:
-    """Replace a resource and queue its ``events``; the number of deliveries queued."""
-    status = await conn.execute(_UPDATE, kind, rid, jsonb(resource), *event_arrays(events or []))
-    return queued(status)
+    writes: list[Write] | None = None,
+    *,
+    version: int | None = None,
+) -> int | None:
+    """Replace a resource with its ``events`` and ``writes`` (one statement); the number of
+    deliveries queued. With ``version`` only if the resource is still at that version
+    (compare and set): ``None``, and nothing written, when it has changed since."""
+    main, args = _UPDATE, [kind, rid, jsonb(resource)]
+    if version is not None:
+        main, args = _UPDATE_IF, [*args, str(version)]
+    written, queued = await _write(conn, main, args, events or [], writes or [])
+    return queued if written else None
 
 
-async def delete(conn: asyncpg.Connection, kind: str, rid: uuid.UUID) -> dict[str, Any] | None:
-    found: dict[str, Any] | None = await conn.fetchval(_DELETE, kind, rid)
-    return found
+async def delete(
+    conn: asyncpg.Connection,
+    kind: str,
+    rid: uuid.UUID,
+    version: int,
+    events: list[Event],
+    writes: list[Write],
+) -> int | None:
+    """Delete a resource still at ``version`` with its ``events`` and ``writes`` (one
+    statement); the deliveries queued, or ``None`` when it changed (or went) since."""
+    written, queued = await _write(conn, _DELETE_IF, [kind, rid, str(version)], events, writes)
+    return queued if written else None
 
 
 async def page(
