@@ -29,20 +29,51 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
       AND jsonb_typeof(v) = 'string'
 $$;
 
+-- Exact counts (X-Total-Count) of these kinds by status and by term: a list filtered on
+-- them reads a row or a few for its total instead of counting thousands of index entries
+-- on every page. term NULL counts every resource of the kind with that status; status
+-- NULL those without one. Kept by the same trigger, in the writing transaction, so counts
+-- are as transactional as the rows; each write moves its own counters in a fixed order.
+CREATE TABLE tmf_count (
+    kind    text   NOT NULL,
+    term    text,
+    status  text,
+    n       bigint NOT NULL,
+    CONSTRAINT tmf_count_key UNIQUE NULLS NOT DISTINCT (kind, term, status)
+);
+
+CREATE FUNCTION tmf_count_add(k text, s text, terms text[], d integer) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO tmf_count AS c (kind, term, status, n)
+    SELECT k, t, s, d FROM (SELECT NULL::text UNION ALL SELECT unnest(terms)) AS x(t)
+    ORDER BY t NULLS FIRST
+    ON CONFLICT ON CONSTRAINT tmf_count_key DO UPDATE SET n = c.n + EXCLUDED.n
+$$;
+
 CREATE FUNCTION tmf_term_sync() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    old_terms text[];
+    new_terms text[];
 BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        old_terms := tmf_terms(OLD.resource);
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        new_terms := tmf_terms(NEW.resource);
+    END IF;
     IF TG_OP = 'UPDATE' AND OLD.status IS NOT DISTINCT FROM NEW.status
-            AND tmf_terms(OLD.resource) = tmf_terms(NEW.resource) THEN
+            AND old_terms = new_terms THEN
         RETURN NULL;
     END IF;
     IF TG_OP <> 'INSERT' THEN
         DELETE FROM tmf_term WHERE id = OLD.id;
+        PERFORM tmf_count_add(OLD.kind, OLD.status, old_terms, -1);
     END IF;
     IF TG_OP <> 'DELETE' THEN
         INSERT INTO tmf_term (kind, term, status, created_at, id)
-        SELECT NEW.kind, t, NEW.status, NEW.created_at, NEW.id
-        FROM unnest(tmf_terms(NEW.resource)) AS t;
+        SELECT NEW.kind, t, NEW.status, NEW.created_at, NEW.id FROM unnest(new_terms) AS t;
+        PERFORM tmf_count_add(NEW.kind, NEW.status, new_terms, 1);
     END IF;
     RETURN NULL;
 END
@@ -64,3 +95,10 @@ SELECT r.kind, t, r.status, r.created_at, r.id
 FROM tmf_resource r CROSS JOIN LATERAL unnest(tmf_terms(r.resource)) AS t
 WHERE r.kind IN ('productCatalog', 'category', 'productSpecification', 'productOffering',
                  'productOfferingPrice');
+INSERT INTO tmf_count (kind, term, status, n)
+SELECT kind, term, status, count(*) FROM tmf_term GROUP BY kind, term, status;
+INSERT INTO tmf_count (kind, term, status, n)
+SELECT kind, NULL, status, count(*) FROM tmf_resource
+WHERE kind IN ('productCatalog', 'category', 'productSpecification', 'productOffering',
+               'productOfferingPrice')
+GROUP BY kind, status;

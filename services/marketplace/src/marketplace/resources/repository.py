@@ -56,7 +56,7 @@ def _where(statuses: str, term: bool, predicate: bool, first: int, t: str = "", 
 
 # A page and, in the same statement, the count of all matches. One constant statement per
 # combination of filters, never text from input.
-def _page(s: str, term: bool, p: bool) -> str:
+def _page(s: str, term: bool, p: bool, counted: bool) -> str:
     table = "tmf_term" if term else "tmf_resource"
     if p:
         # The matching rows must be read anyway: a window count over them avoids reading
@@ -68,29 +68,52 @@ def _page(s: str, term: bool, p: bool) -> str:
             f"{_where(s, term, p, 4, alias, 'r.')} "
             f"ORDER BY {alias}created_at, {alias}id OFFSET $2 LIMIT $3"
         )
-    # Without a path predicate the indexes answer alone: the count (run once) and the page
-    # of ids in order, so that only the rows shown are read from the table.
+    # Without a path predicate the indexes answer alone: the count (run once; kept in
+    # tmf_count for the kinds that keep reference terms) and the page of ids in order, so
+    # that only the rows shown are read from the table.
     where = _where(s, term, p, 4)
     return (
-        f"SELECT r.resource, (SELECT count(*) FROM {table} {where}) AS total "  # noqa: S608
+        f"SELECT r.resource, ({_total(s, term, counted, 4)}) AS total "  # noqa: S608
         f"FROM (SELECT id, created_at FROM {table} {where} "
         "ORDER BY created_at, id OFFSET $2 LIMIT $3) AS p "
         "JOIN tmf_resource r ON r.id = p.id ORDER BY p.created_at, p.id"
     )
 
 
-def _count(s: str, term: bool, p: bool) -> str:
-    if term and p:
+def _total(s: str, term: bool, counted: bool, first: int) -> str:
+    """The count of the matches of a filter without a path predicate."""
+    if not counted:
+        table = "tmf_term" if term else "tmf_resource"
+        return f"SELECT count(*) FROM {table} {_where(s, term, False, first)}"  # noqa: S608
+    clause = "WHERE kind = $1"
+    if s:
+        clause += (
+            f" AND status = ${first}::text"
+            if s == "one"
+            else f" AND status = ANY(${first}::text[])"
+        )
+        first += 1
+    clause += f" AND term = ${first}::text" if term else " AND term IS NULL"
+    return f"SELECT coalesce(sum(n), 0) FROM tmf_count {clause}"  # noqa: S608
+
+
+def _count(s: str, term: bool, p: bool, counted: bool) -> str:
+    if not p:
+        return _total(s, term, counted, 2)
+    if term:
         return (
             "SELECT count(*) FROM tmf_term t JOIN tmf_resource r ON r.id = t.id "  # noqa: S608
             + _where(s, term, p, 2, "t.", "r.")
         )
-    table = "tmf_term" if term else "tmf_resource"
-    return f"SELECT count(*) FROM {table} {_where(s, term, p, 2)}"  # noqa: S608
+    return f"SELECT count(*) FROM tmf_resource {_where(s, term, p, 2)}"  # noqa: S608
 
 
 _SHAPES = [
-    (s, term, p) for s in ("", "one", "many") for term in (False, True) for p in (False, True)
+    (s, term, p, counted)
+    for s in ("", "one", "many")
+    for term in (False, True)
+    for p in (False, True)
+    for counted in (False, True)
 ]
 _PAGES = {key: _page(*key) for key in _SHAPES}
 _COUNTS = {key: _count(*key) for key in _SHAPES}
@@ -194,11 +217,14 @@ async def page(
     predicate: str | None,
     offset: int,
     limit: int,
+    *,
+    counted: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
     """A page in creation order and the number of all matches. ``term`` is a reference
-    term (``category.id=cat-4``, see migration 0003) answered from its index."""
+    term (``category.id=cat-4``, see migration 0003) answered from its index; ``counted``:
+    the kind's counts are kept in ``tmf_count`` (the kinds with reference terms)."""
     shape = "" if statuses is None else "one" if len(statuses) == 1 else "many"
-    key = (shape, term is not None, predicate is not None)
+    key = (shape, term is not None, predicate is not None, counted)
     status_arg = statuses[0] if statuses is not None and len(statuses) == 1 else statuses
     filters = [f for f in (status_arg, term, predicate) if f is not None]
     rows = await conn.fetch(_PAGES[key], kind, offset, limit, *filters)

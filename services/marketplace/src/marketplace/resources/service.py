@@ -161,7 +161,14 @@ class ResourceService:
         predicate = to_jsonpath(rest)
         async with self.db.unit_of_work(transaction=False) as uow:
             return await repository.page(
-                uow.connection, self.kind.name, statuses, term, predicate, offset, limit
+                uow.connection,
+                self.kind.name,
+                statuses,
+                term,
+                predicate,
+                offset,
+                limit,
+                counted=self.kind.reference_terms,
             )
 
     async def patch(self, raw_id: str, body: Any) -> dict[str, Any]:
