@@ -32,8 +32,9 @@ $$;
 -- Exact counts (X-Total-Count) of these kinds by status and by term: a list filtered on
 -- them reads a row or a few for its total instead of counting thousands of index entries
 -- on every page. term NULL counts every resource of the kind with that status; status
--- NULL those without one. Kept by the same trigger, in the writing transaction, so counts
--- are as transactional as the rows; each write moves its own counters in a fixed order.
+-- NULL those without one. Kept in the writing transaction, so counts are as transactional
+-- as the rows, by statement-level triggers: one upsert per counter a statement moves, in
+-- a fixed order (a bulk load moves each counter once, not once per row).
 CREATE TABLE tmf_count (
     kind    text   NOT NULL,
     term    text,
@@ -42,13 +43,70 @@ CREATE TABLE tmf_count (
     CONSTRAINT tmf_count_key UNIQUE NULLS NOT DISTINCT (kind, term, status)
 );
 
-CREATE FUNCTION tmf_count_add(k text, s text, terms text[], d integer) RETURNS void
-LANGUAGE sql AS $$
-    INSERT INTO tmf_count AS c (kind, term, status, n)
-    SELECT k, t, s, d FROM (SELECT NULL::text UNION ALL SELECT unnest(terms)) AS x(t)
-    ORDER BY t NULLS FIRST
-    ON CONFLICT ON CONSTRAINT tmf_count_key DO UPDATE SET n = c.n + EXCLUDED.n
+-- The kinds counted, for a cheap way out of statements on other kinds (orders, products:
+-- most writes), which still fire these statement-level triggers.
+CREATE FUNCTION tmf_counted(k text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT k IN ('productCatalog', 'category', 'productSpecification', 'productOffering',
+                 'productOfferingPrice')
 $$;
+
+-- The counters one resource moves: (kind, NULL, status) and one per term.
+CREATE FUNCTION tmf_counters(k text, s text, doc jsonb)
+RETURNS TABLE (kind text, term text, status text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT k, t, s FROM (SELECT NULL::text UNION ALL SELECT unnest(tmf_terms(doc))) AS x(t)
+    WHERE tmf_counted(k)
+$$;
+
+CREATE FUNCTION tmf_count_sync() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NOT EXISTS (SELECT FROM new_rows WHERE tmf_counted(kind)) THEN
+            RETURN NULL;
+        END IF;
+        INSERT INTO tmf_count AS c (kind, term, status, n)
+        SELECT x.kind, x.term, x.status, count(*)
+        FROM new_rows AS r, tmf_counters(r.kind, r.status, r.resource) AS x
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+        ON CONFLICT ON CONSTRAINT tmf_count_key DO UPDATE SET n = c.n + EXCLUDED.n;
+    ELSIF TG_OP = 'DELETE' THEN
+        IF NOT EXISTS (SELECT FROM old_rows WHERE tmf_counted(kind)) THEN
+            RETURN NULL;
+        END IF;
+        INSERT INTO tmf_count AS c (kind, term, status, n)
+        SELECT x.kind, x.term, x.status, -count(*)
+        FROM old_rows AS r, tmf_counters(r.kind, r.status, r.resource) AS x
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+        ON CONFLICT ON CONSTRAINT tmf_count_key DO UPDATE SET n = c.n + EXCLUDED.n;
+    ELSE
+        IF NOT EXISTS (SELECT FROM new_rows WHERE tmf_counted(kind)) THEN
+            RETURN NULL;
+        END IF;
+        INSERT INTO tmf_count AS c (kind, term, status, n)
+        SELECT x.kind, x.term, x.status, sum(x.d)
+        FROM (
+            SELECT y.kind, y.term, y.status, -1 AS d
+            FROM old_rows AS r, tmf_counters(r.kind, r.status, r.resource) AS y
+            UNION ALL
+            SELECT y.kind, y.term, y.status, 1
+            FROM new_rows AS r, tmf_counters(r.kind, r.status, r.resource) AS y
+        ) AS x
+        GROUP BY 1, 2, 3 HAVING sum(x.d) <> 0 ORDER BY 1, 2, 3
+        ON CONFLICT ON CONSTRAINT tmf_count_key DO UPDATE SET n = c.n + EXCLUDED.n;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER tmf_count_insert AFTER INSERT ON tmf_resource
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION tmf_count_sync();
+CREATE TRIGGER tmf_count_update AFTER UPDATE ON tmf_resource
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION tmf_count_sync();
+CREATE TRIGGER tmf_count_delete AFTER DELETE ON tmf_resource
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION tmf_count_sync();
 
 CREATE FUNCTION tmf_term_sync() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -68,12 +126,10 @@ BEGIN
     END IF;
     IF TG_OP <> 'INSERT' THEN
         DELETE FROM tmf_term WHERE id = OLD.id;
-        PERFORM tmf_count_add(OLD.kind, OLD.status, old_terms, -1);
     END IF;
     IF TG_OP <> 'DELETE' THEN
         INSERT INTO tmf_term (kind, term, status, created_at, id)
         SELECT NEW.kind, t, NEW.status, NEW.created_at, NEW.id FROM unnest(new_terms) AS t;
-        PERFORM tmf_count_add(NEW.kind, NEW.status, new_terms, 1);
     END IF;
     RETURN NULL;
 END

@@ -1,6 +1,6 @@
-"""The index of reference terms (migration 0003) on real PostgreSQL: its triggers serve
-exactly the kinds that declare ``reference_terms``, and the terms of a resource are the
-string ids its members reference."""
+"""The index of reference terms and the counts (migration 0003) on real PostgreSQL: its
+triggers serve exactly the kinds that declare ``reference_terms``, the terms of a resource
+are the string ids its members reference, and the counts follow every write."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ async def test_triggers_cover_the_declared_kinds(settings_for: Callable[..., obj
                 "SELECT tgname, pg_get_triggerdef(oid) AS def FROM pg_trigger "
                 "WHERE tgrelid = 'tmf_resource'::regclass AND NOT tgisinternal"
             )
+            counted = await conn.fetch(
+                "SELECT k FROM unnest($1::text[]) AS k WHERE tmf_counted(k)",
+                [k.name for k in KINDS],
+            )
             terms = await conn.fetchval(
                 "SELECT tmf_terms($1::jsonb)",
                 '{"category": [{"id": "a"}, {"id": 7}, {"name": "n"}], "channel": {"id": "b"},'
@@ -36,6 +40,7 @@ async def test_triggers_cover_the_declared_kinds(settings_for: Callable[..., obj
     for name in ("tmf_term_sync", "tmf_term_drop"):
         listed = set(re.findall(r"'([A-Za-z]+)'::text", by_name[name]))
         assert listed == declared, name
+    assert {r["k"] for r in counted} == declared
     assert sorted(terms) == ["category.id=a", "channel.id=b", "ids.id=c", "ids.id=d"]
 
 
