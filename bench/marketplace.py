@@ -208,6 +208,30 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def _backend_pids(database_url: str) -> list[int]:
+    """The server processes serving the marketplace's database (its pool's connections)."""
+    conn = await asyncpg.connect(libpq_url(database_url))
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    return [r["pid"] for r in rows]
+
+
+def backend_cpu(database_url: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend of the database (local server only)."""
+    found: dict[int, float] = {}
+    for pid in asyncio.run(_backend_pids(database_url)):
+        try:
+            found[pid] = cpu_seconds(pid)
+        except OSError:  # a remote server, or the backend just left
+            continue
+    return found
+
+
 def scenarios(
     host: str,
     port: int,
@@ -246,11 +270,16 @@ def scenarios(
             print(f"marketplace process CPU per list request ({label}): {used:.2f} ms", flush=True)
     body = asyncio.run(_setup(base, f"http://{host}:{catalogue_port}"))
     cpu_before = cpu_seconds(pid) if pid else 0.0
+    pg_before = backend_cpu(database_url)
     done, latencies, errors = asyncio.run(_orders(host, port, body, duration, connections))
     if pid and done:
         # What a busy machine cannot hide: the marketplace process's own CPU per order.
         used = (cpu_seconds(pid) - cpu_before) / done * 1000
         print(f"marketplace process CPU per order (3 requests): {used:.2f} ms", flush=True)
+    pg_after = backend_cpu(database_url)
+    if done and pg_after:
+        pg = sum(t - pg_before.get(p, 0.0) for p, t in pg_after.items()) / done * 1000
+        print(f"PostgreSQL backends' CPU per order: {pg:.2f} ms", flush=True)
 
     def pct(q: float) -> float | None:
         if not latencies:
