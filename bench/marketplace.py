@@ -201,6 +201,26 @@ async def _orders(
     return len(latencies), sorted(latencies), errors
 
 
+async def _backend_pids(database_url: str) -> list[int]:
+    """The server processes serving the marketplace's database (its pool's connections)."""
+    conn = await asyncpg.connect(libpq_url(database_url))
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    return [r["pid"] for r in rows]
+
+
+def backend_cpu(database_url: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend of the database (local server only;
+    a backend already gone is left out)."""
+    found = {pid: cpu_seconds(pid) for pid in asyncio.run(_backend_pids(database_url))}
+    return {pid: used for pid, used in found.items() if used > 0}
+
+
 def scenarios(
     host: str,
     port: int,
@@ -222,18 +242,33 @@ def scenarios(
     ):
         path = f"{CAT}/productOffering?{query}&fields=name,lifecycleStatus,category&limit=50"
 
-        def listing(n: int, path: str = path) -> tuple[str, str, dict[str, str], bytes]:
+        sent = [0]
+
+        def listing(
+            n: int, path: str = path, sent: list[int] = sent
+        ) -> tuple[str, str, dict[str, str], bytes]:
+            sent[0] += 1
             return "GET", f"{path}&offset={(n * 50) % 500}", {}, b""
 
         name = f"marketplace list {size // 1000}k offerings, {label}"
+        cpu_before = cpu_seconds(pid) if pid else 0.0
         results[name] = row(run(host, port, listing, connections=connections, duration=duration))
+        if pid and sent[0]:
+            # Warm-up requests included: CPU and count both cover the whole run.
+            used = (cpu_seconds(pid) - cpu_before) / sent[0] * 1000
+            print(f"marketplace process CPU per list request ({label}): {used:.2f} ms", flush=True)
     body = asyncio.run(_setup(base, f"http://{host}:{catalogue_port}"))
     cpu_before = cpu_seconds(pid) if pid else 0.0
+    pg_before = backend_cpu(database_url)
     done, latencies, errors = asyncio.run(_orders(host, port, body, duration, connections))
     if pid and done:
         # What a busy machine cannot hide: the marketplace process's own CPU per order.
         used = (cpu_seconds(pid) - cpu_before) / done * 1000
         print(f"marketplace process CPU per order (3 requests): {used:.2f} ms", flush=True)
+    pg_after = backend_cpu(database_url)
+    if done and pg_after:
+        pg = sum(t - pg_before.get(p, 0.0) for p, t in pg_after.items()) / done * 1000
+        print(f"PostgreSQL backends' CPU per order: {pg:.2f} ms", flush=True)
 
     def pct(q: float) -> float | None:
         if not latencies:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -77,6 +78,83 @@ async def test_list_filters_fields_and_paging(client: httpx.AsyncClient) -> None
     assert beyond.json() == [] and beyond.headers["x-total-count"] == "5"
     injection = await client.get(f"{CAT}/productOffering", params={"name": "x' OR 1=1 --"})
     assert injection.status_code == 200 and injection.json() == []
+
+
+async def test_reference_filters_agree_with_the_path_predicate(
+    client: httpx.AsyncClient,
+) -> None:
+    """``extRef.id=X`` (any member holding references, as ``category`` does) is answered
+    from the index of reference terms (migration 0003); it must select what the SQL/JSON
+    path ``$.extRef.id == "X"`` selects, through creates, patches and deletes."""
+    tag = uuid.uuid4().hex[:8]
+    shapes: list[object] = [
+        [{"id": f"c-{tag}"}],  # array of refs
+        {"id": f"c-{tag}"},  # one ref
+        [{"id": "other"}, {"id": f"c-{tag}"}],
+        {"id": [f"c-{tag}", "x"]},  # an array of ids (lax path)
+        [{"id": f"C-{tag}"}],  # case matters
+        [{"name": f"c-{tag}"}],
+        f"c-{tag}",  # not a ref
+    ]
+    ids = []
+    for n, category in enumerate(shapes):
+        body = {
+            "@type": "ProductOffering",
+            "name": f"{tag}-{n}",
+            "version": tag,
+            "lifecycleStatus": "Launched" if n % 2 else "Active",
+            "extRef": category,
+        }
+        made = await client.post(f"{CAT}/productOffering", json=body)
+        assert made.status_code == 201, made.text
+        ids.append(made.json()["id"])
+
+    async def names(**params: str) -> tuple[list[str], str]:
+        got = await client.get(f"{CAT}/productOffering", params=params)
+        assert got.status_code == 200, got.text
+        return [o["name"] for o in got.json()], got.headers["x-total-count"]
+
+    ref = {"extRef.id": f"c-{tag}"}
+    assert await names(**ref) == ([f"{tag}-{n}" for n in range(4)], "4")
+    # The term with the status column, with a path predicate, and paged.
+    assert await names(**ref, lifecycleStatus="Launched") == ([f"{tag}-1", f"{tag}-3"], "2")
+    assert await names(**ref, name=f"{tag}-2") == ([f"{tag}-2"], "1")
+    assert await names(**ref, offset="3", limit="5") == ([f"{tag}-3"], "4")
+    assert await names(**ref, offset="9") == ([], "4")
+    assert await names(**ref, lifecycleStatus="Retired") == ([], "0")
+    # The path predicate alone (two values) selects the same.
+    both = {"extRef.id": f"c-{tag},nothing-{tag}"}
+    assert await names(**both) == ([f"{tag}-{n}" for n in range(4)], "4")
+    # A patch moves the offering out of (and into) the term; a status change follows too.
+    url = f"{CAT}/productOffering/{ids[0]}"
+    moved = await client.patch(url, json={"extRef": [{"id": f"d-{tag}"}]}, headers=MERGE)
+    assert moved.status_code == 200
+    assert (await names(**ref))[1] == "3"
+    assert await names(**{"extRef.id": f"d-{tag}"}) == ([f"{tag}-0"], "1")
+    await client.patch(url, json={"lifecycleStatus": "Launched"}, headers=MERGE)
+    assert await names(**{"extRef.id": f"d-{tag}"}, lifecycleStatus="Launched") == (
+        [f"{tag}-0"],
+        "1",
+    )
+    assert (await client.delete(f"{CAT}/productOffering/{ids[1]}")).status_code == 204
+    assert await names(**ref) == ([f"{tag}-2", f"{tag}-3"], "2")
+
+
+async def test_concurrent_patches_lose_nothing(client: httpx.AsyncClient) -> None:
+    """Patches are optimistic (read, then store if unchanged, else again): concurrent ones
+    on one resource all land, none overwrites another."""
+    res = (await client.post(f"{CAT}/category", json={"@type": "Category", "name": "c"})).json()
+    url = f"{CAT}/category/{res['id']}"
+
+    async def patch(n: int) -> int:
+        done = await client.patch(url, json={"tags": {f"t{n}": n}}, headers=MERGE)
+        return done.status_code
+
+    statuses = await asyncio.gather(*(patch(n) for n in range(12)))
+    assert statuses == [200] * 12
+    assert (await client.get(url)).json()["tags"] == {f"t{n}": n for n in range(12)}
+    deletes = await asyncio.gather(*(client.delete(url) for _ in range(3)))
+    assert sorted(d.status_code for d in deletes) == [204, 404, 404]
 
 
 async def test_merge_patch_semantics(client: httpx.AsyncClient) -> None:

@@ -7,7 +7,7 @@ import pytest
 from marketplace.tmf.kinds import INDIVIDUAL, PRODUCT_OFFERING
 from marketplace.tmf.orders import allowed_next, can_move
 from marketplace.tmf.patch import merge_patch
-from marketplace.tmf.query import QueryError, parse_filters, to_jsonpath
+from marketplace.tmf.query import QueryError, parse_filters, split_reference, to_jsonpath
 from marketplace.tmf.validate import problems
 
 
@@ -32,6 +32,26 @@ from marketplace.tmf.validate import problems
 )
 def test_filters_compile_to_one_jsonpath(params: list[tuple[str, str]], expected: str) -> None:
     assert to_jsonpath(parse_filters(params)) == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "term", "left"),
+    [
+        ([("category.id", "cat-4")], "category.id=cat-4", 0),
+        ([("name", "x"), ("category.id", "a"), ("channel.id", "b")], "category.id=a", 2),
+        # Values that also spell a number or boolean, several values, other operators and
+        # other depths stay in the path predicate.
+        ([("category.id", "42")], None, 1),
+        ([("category.id", "true")], None, 1),
+        ([("category.id", "a,b")], None, 1),
+        ([("category.id.ne", "a")], None, 1),
+        ([("relatedParty.partyOrPartyRole.id", "p")], None, 1),
+        ([("id", "x")], None, 1),
+    ],
+)
+def test_reference_terms(params: list[tuple[str, str]], term: str | None, left: int) -> None:
+    found, rest = split_reference(parse_filters(params))
+    assert found == term and len(rest) == left
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from marketplace.resources.compose import GUARD, Write
+
 
 @dataclass(frozen=True)
 class Entitlement:
@@ -26,13 +28,14 @@ class Entitlement:
     product_id: uuid.UUID
 
 
+# Parameter numbers only, no input, in this text.
 _INSERT = (
     "INSERT INTO entitlement (id, party, tenant, datasets, entity_types, actions, purpose, "
     "max_count, valid_from, valid_until, order_id, product_id) "
     "SELECT i, p, t, d::text[], e::text[], a::text[], pu::text[], m, vf, vu, o, pr "
-    "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
-    "$7::text[], $8::int[], $9::timestamptz[], $10::timestamptz[], $11::uuid[], $12::uuid[]) "
-    "AS x(i, p, t, d, e, a, pu, m, vf, vu, o, pr)"
+    "FROM unnest(${0}::uuid[], ${1}::text[], ${2}::text[], ${3}::text[], ${4}::text[], "
+    "${5}::text[], ${6}::text[], ${7}::int[], ${8}::timestamptz[], ${9}::timestamptz[], "
+    "${10}::uuid[], ${11}::uuid[]) AS x(i, p, t, d, e, a, pu, m, vf, vu, o, pr) WHERE {guard}"
 )
 _COLUMNS = (
     "id, party, tenant, datasets, entity_types, actions, purpose, max_count, valid_from, "
@@ -54,30 +57,31 @@ _PAGE = (
 )
 _COUNT = f"SELECT count(*) FROM entitlement {_WHERE}"  # noqa: S608
 _END = (
-    "UPDATE entitlement SET valid_until = $2 WHERE product_id = $1 "
-    "AND (valid_until IS NULL OR valid_until > $2)"
+    "UPDATE entitlement SET valid_until = ${1} WHERE product_id = ${0} "
+    "AND (valid_until IS NULL OR valid_until > ${1}) AND {guard}"
 )
 
 
-async def insert_many(conn: asyncpg.Connection, rows: list[Entitlement]) -> None:
-    """Every entitlement of a completed order in one statement (the lists travel as array
-    literals, one per row: a two-dimensional array would need rows of equal length)."""
-    if not rows:
-        return
-    await conn.execute(
-        _INSERT,
-        [r.id for r in rows],
-        [r.party for r in rows],
-        [r.tenant for r in rows],
-        [_array(r.datasets) for r in rows],
-        [_array(r.entity_types) for r in rows],
-        [_array(r.actions) for r in rows],
-        [_array(r.purpose) for r in rows],
-        [r.max_count for r in rows],
-        [r.valid_from for r in rows],
-        [r.valid_until for r in rows],
-        [r.order_id for r in rows],
-        [r.product_id for r in rows],
+def insert_many(rows: list[Entitlement]) -> Write:
+    """Every entitlement of a completed order, stored with the order's update (the lists
+    travel as array literals, one per row: a two-dimensional array would need rows of
+    equal length)."""
+    return Write(
+        lambda first: _INSERT.format(*range(first, first + 12), guard=GUARD),
+        (
+            [r.id for r in rows],
+            [r.party for r in rows],
+            [r.tenant for r in rows],
+            [_array(r.datasets) for r in rows],
+            [_array(r.entity_types) for r in rows],
+            [_array(r.actions) for r in rows],
+            [_array(r.purpose) for r in rows],
+            [r.max_count for r in rows],
+            [r.valid_from for r in rows],
+            [r.valid_until for r in rows],
+            [r.order_id for r in rows],
+            [r.product_id for r in rows],
+        ),
     )
 
 
@@ -106,5 +110,9 @@ async def page(
     return [], int(await conn.fetchval(_COUNT, *args))
 
 
-async def end_for_product(conn: asyncpg.Connection, product_id: uuid.UUID, at: datetime) -> None:
-    await conn.execute(_END, product_id, at)
+def end_for_product(product_id: uuid.UUID, at: datetime) -> Write:
+    """The entitlements of a product end at ``at``, with the product's update."""
+    return Write(
+        lambda first: _END.format(first, first + 1, guard=GUARD),
+        (product_id, at),
+    )

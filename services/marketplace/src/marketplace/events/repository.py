@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from marketplace.resources.compose import GUARD, Write
 from marketplace.tmf.events import Event
 from mims_shared.db import jsonb
 
@@ -34,6 +35,33 @@ def event_arrays(events: list[Event]) -> tuple[list[str], list[str], list[str]]:
         [e.api.path for e in events],
         [e.event_type for e in events],
         [jsonb(e.body) for e in events],
+    )
+
+
+def events_write(events: list[Event]) -> Write:
+    """``events`` fanned out to their listeners, with the write that causes them."""
+    return Write(lambda first: f"{fan_out(first)} WHERE {GUARD}", event_arrays(events), True)
+
+
+def _calls_sql(first: int) -> str:
+    a, b, c = first, first + 1, first + 2
+    # Parameter numbers only, no input, in this text.
+    return (
+        "INSERT INTO outbox (method, url, body) "  # noqa: S608
+        f"SELECT * FROM unnest(${a}::text[], ${b}::text[], ${c}::jsonb[]) WHERE {GUARD}"
+    )
+
+
+def calls_write(calls: list[tuple[str, str, dict[str, Any] | None]]) -> Write:
+    """Plain HTTP ``calls`` (method, url, body) queued with the write that causes them."""
+    return Write(
+        _calls_sql,
+        (
+            [c[0] for c in calls],
+            [c[1] for c in calls],
+            [None if c[2] is None else jsonb(c[2]) for c in calls],
+        ),
+        True,
     )
 
 

@@ -1,11 +1,12 @@
 """Product orders (TMF622 Product Ordering v5.0.0) and their fulfilment.
 
 Placing an order checks every item against the catalogue of offerings (it must reference a
-Launched ``productOffering``) and the buyer against the parties (TMF632), in the creating
-transaction: an order is created whole or not at all. State changes follow the order state
-machine (:mod:`marketplace.tmf.orders`); an illegal one is 409. Reaching ``completed`` (or
-``partial``, for the items marked completed) creates, in the same transaction, one TMF637
-product per delivered item and the entitlements its offering grants, and queues their events.
+Launched ``productOffering``) and the buyer against the parties (TMF632), then stores the
+order and its events in one statement: an order is created whole or not at all. State
+changes follow the order state machine (:mod:`marketplace.tmf.orders`); an illegal one is
+409. Reaching ``completed`` (or ``partial``, for the items marked completed) creates, in
+the statement that stores the order's new state, one TMF637 product per delivered item and
+the entitlements its offering grants, and queues their events.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from marketplace.entitlements.repository import Entitlement
 from marketplace.events.dispatcher import Dispatcher
 from marketplace.odrl.policy import terms
 from marketplace.resources import repository
-from marketplace.resources.service import Call, ResourceService, now_iso
+from marketplace.resources.service import Effects, ResourceService, now_iso
 from marketplace.tmf.events import Event, event
 from marketplace.tmf.kinds import (
     CANCEL_PRODUCT_ORDER,
@@ -73,7 +74,10 @@ def _uuid(raw: str) -> uuid.UUID | None:
 
 
 class OrderService(ResourceService):
-    create_in_transaction = True
+    #: Placing reads the offerings and the buyer, then stores the order with its events in
+    #: one statement: a transaction around them would add BEGIN and COMMIT round trips and
+    #: no guarantee (READ COMMITTED, and the reads take no locks).
+    create_in_transaction = False
 
     def __init__(self, db: Database, base_url: str, dispatcher: Dispatcher) -> None:
         super().__init__(PRODUCT_ORDER, db, base_url, dispatcher)
@@ -203,23 +207,18 @@ class OrderService(ResourceService):
 
     async def side_effects(
         self, conn: asyncpg.Connection, old: dict[str, Any] | None, new: dict[str, Any] | None
-    ) -> tuple[list[Event], list[Call]]:
+    ) -> Effects:
         if old is None or new is None or old["state"] == new["state"]:
-            return [], []
+            return Effects()
         if new["state"] in DELIVERED:
-            return await self._fulfil(conn, new), []
-        if new["state"] in ("cancelled", "failed", "rejected") or new["state"] in (
-            "inProgress",
-            "acknowledged",
-            "pending",
-            "held",
-        ):
+            return await self._fulfil(conn, new)
+        if new["state"] in ITEM_FOLLOWS:
             for item in new["productOrderItem"]:
                 item["state"] = new["state"]
-        return [], []
+        return Effects()
 
-    async def _fulfil(self, conn: asyncpg.Connection, order: dict[str, Any]) -> list[Event]:
-        """Products and entitlements for the delivered items, in the order's transaction."""
+    async def _fulfil(self, conn: asyncpg.Connection, order: dict[str, Any]) -> Effects:
+        """Products and entitlements for the delivered items, stored with the order."""
         complete = order["state"] == "completed"
         items = [i for i in order["productOrderItem"] if complete or i.get("state") == "completed"]
         if not complete and not items:
@@ -313,9 +312,10 @@ class OrderService(ResourceService):
             for item in order["productOrderItem"]:
                 if item.get("state") != "completed":
                     item["state"] = "failed"
-        await repository.insert_many(conn, PRODUCT.name, products)
-        await entitlements.insert_many(conn, rights)
-        return [event(PRODUCT, "Create", p) for _, p in products]
+        writes = [repository.insert_many(PRODUCT.name, products)]
+        if rights:
+            writes.append(entitlements.insert_many(rights))
+        return Effects(events=[event(PRODUCT, "Create", p) for _, p in products], writes=writes)
 
 
 class CancelOrderService(ResourceService):
@@ -372,9 +372,17 @@ class ProductService(ResourceService):
     async def check_patch(
         self, conn: asyncpg.Connection, old: dict[str, Any], new: dict[str, Any]
     ) -> None:
+        if old.get("status") in self.ENDS and new.get("status") not in self.ENDS:
+            raise Conflict(f"Product {old['id']} is {old['status']} and cannot become active")
+
+    async def side_effects(
+        self, conn: asyncpg.Connection, old: dict[str, Any] | None, new: dict[str, Any] | None
+    ) -> Effects:
+        """Leaving ``active``: the product's entitlements end now, with its update."""
+        if old is None or new is None:
+            return Effects()
         if new.get("status") in self.ENDS and old.get("status") not in self.ENDS:
             now = datetime.now(UTC)
             new.setdefault("terminationDate", now.isoformat().replace("+00:00", "Z"))
-            await entitlements.end_for_product(conn, uuid.UUID(old["id"]), now)
-        elif old.get("status") in self.ENDS and new.get("status") not in self.ENDS:
-            raise Conflict(f"Product {old['id']} is {old['status']} and cannot become active")
+            return Effects(writes=[entitlements.end_for_product(uuid.UUID(old["id"]), now)])
+        return Effects()

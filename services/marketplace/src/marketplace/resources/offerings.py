@@ -17,8 +17,7 @@ import asyncpg
 from marketplace.catalogue.client import PATHS, CatalogueClient, entity_types_of, policy_url
 from marketplace.events.dispatcher import Dispatcher
 from marketplace.odrl.policy import PolicyError, normalise
-from marketplace.resources.service import Call, ResourceService
-from marketplace.tmf.events import Event
+from marketplace.resources.service import Call, Effects, ResourceService
 from marketplace.tmf.kinds import PRODUCT_OFFERING
 from mims_shared.db import Database
 from mims_shared.errors import BadRequestData
@@ -28,8 +27,6 @@ MAX_RESOURCES = 100
 
 
 class OfferingService(ResourceService):
-    create_in_transaction = True  # the policy pushes are a second statement
-
     def __init__(
         self,
         db: Database,
@@ -103,7 +100,7 @@ class OfferingService(ResourceService):
 
     async def side_effects(
         self, conn: asyncpg.Connection, old: dict[str, Any] | None, new: dict[str, Any] | None
-    ) -> tuple[list[Event], list[Call]]:
+    ) -> Effects:
         was = old is not None and old.get("lifecycleStatus") == LAUNCHED
         now = new is not None and new.get("lifecycleStatus") == LAUNCHED
         calls: list[Call] = []
@@ -120,4 +117,4 @@ class OfferingService(ResourceService):
             )
             if not same:
                 calls += self._pushes(new, "PUT")
-        return [], calls
+        return Effects(calls=calls)

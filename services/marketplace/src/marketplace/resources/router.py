@@ -19,7 +19,7 @@ from starlette.responses import Response
 from marketplace.deps import Json, MergePatch, json_response
 from marketplace.events.service import HubService
 from marketplace.resources.service import ResourceService
-from marketplace.tmf.fields import select_fields
+from marketplace.tmf.fields import select_fields, selector
 from marketplace.tmf.kinds import Api, Kind
 
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
@@ -51,7 +51,8 @@ def resource_router(kind: Kind) -> APIRouter:
     ) -> Response:
         items, total = await service.page(request.query_params.multi_items(), offset, limit)
         headers = {"X-Total-Count": str(total), "X-Result-Count": str(len(items))}
-        return json_response([select_fields(i, fields) for i in items], 200, headers)
+        select = selector(fields)
+        return json_response([select(i) for i in items], 200, headers)
 
     async def retrieve(service: Service, id: str, fields: str | None = None) -> Response:
         return json_response(select_fields(await service.get(id), fields))

@@ -10,23 +10,47 @@ transaction), ``check_create``, ``check_patch`` and ``side_effects``.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
-from marketplace.events import repository as outbox
 from marketplace.events.dispatcher import Dispatcher
+from marketplace.events.repository import calls_write
 from marketplace.resources import repository
+from marketplace.resources.compose import Write
 from marketplace.tmf.events import Event, change_event, event
 from marketplace.tmf.kinds import Kind
 from marketplace.tmf.patch import merge_patch
-from marketplace.tmf.query import QueryError, parse_filters, split_status, to_jsonpath
+from marketplace.tmf.query import (
+    QueryError,
+    parse_filters,
+    split_reference,
+    split_status,
+    to_jsonpath,
+)
 from marketplace.tmf.validate import problems
 from mims_shared.db import Database
 from mims_shared.errors import BadRequestData, InvalidRequest, NotFound
 
 Call = tuple[str, str, dict[str, Any] | None]
+#: Optimistic attempts at a patch or delete before the last one, which locks the row.
+OPTIMISTIC_ATTEMPTS = 2
+
+
+@dataclass
+class Effects:
+    """Further events, outgoing HTTP calls (through the outbox) and rows of other tables
+    (``writes``) that a write causes."""
+
+    events: list[Event] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    writes: list[Write] = field(default_factory=list)
+
+    def all_writes(self) -> list[Write]:
+        """The writes, the calls' outbox rows among them."""
+        return [*self.writes, calls_write(self.calls)] if self.calls else list(self.writes)
 
 
 def now_iso() -> str:
@@ -50,21 +74,22 @@ class ResourceService:
         (on a create body or a merge patch); may complete ``body``."""
 
     async def check_create(self, conn: asyncpg.Connection, resource: dict[str, Any]) -> list[Event]:
-        """Rules beyond the shape, checked in the creating transaction (may complete the
+        """Rules beyond the shape, checked on the creating connection, in a transaction when
+        ``create_in_transaction`` (may complete the
         resource); further events the creation causes."""
         return []
 
     async def check_patch(
         self, conn: asyncpg.Connection, old: dict[str, Any], new: dict[str, Any]
     ) -> None:
-        """Rules on a change, checked in the patching transaction (may complete ``new``)."""
+        """Rules on a change (may read, and complete ``new``); nothing is written yet."""
 
     async def side_effects(
         self, conn: asyncpg.Connection, old: dict[str, Any] | None, new: dict[str, Any] | None
-    ) -> tuple[list[Event], list[Call]]:
-        """Further events and outgoing HTTP calls a write causes, decided before the write is
-        stored (``new`` may still be completed) and queued in its transaction."""
-        return [], []
+    ) -> Effects:
+        """What a write causes besides its own event, decided before the write is stored
+        (``new`` may still be completed) and stored with it, atomically."""
+        return Effects()
 
     # --- helpers ---------------------------------------------------------------------
     def parse_id(self, raw: str) -> uuid.UUID:
@@ -103,11 +128,12 @@ class ResourceService:
         async with self.db.unit_of_work(transaction=self.create_in_transaction) as uow:
             conn = uow.connection
             events = await self.check_create(conn, resource)
-            more, calls = await self.side_effects(conn, None, resource)
-            events = [event(self.kind, "Create", resource), *events, *more]
+            effects = await self.side_effects(conn, None, resource)
+            events = [event(self.kind, "Create", resource), *events, *effects.events]
             rid = uuid.UUID(resource["id"])
-            queued = await repository.insert(conn, self.kind.name, rid, resource, events)
-            queued += await outbox.enqueue(conn, [], calls)
+            queued = await repository.insert(
+                conn, self.kind.name, rid, resource, events, effects.all_writes()
+            )
             await uow.commit()
         if queued:
             self.dispatcher.wake()
@@ -129,14 +155,31 @@ class ResourceService:
             statuses, rest = split_status(parse_filters(params), self.kind.status_member)
         except QueryError as exc:
             raise InvalidRequest(str(exc)) from None
+        term = None
+        if self.kind.reference_terms:
+            term, rest = split_reference(rest)
         predicate = to_jsonpath(rest)
         async with self.db.unit_of_work(transaction=False) as uow:
             return await repository.page(
-                uow.connection, self.kind.name, statuses, predicate, offset, limit
+                uow.connection,
+                self.kind.name,
+                statuses,
+                term,
+                predicate,
+                offset,
+                limit,
+                counted=self.kind.reference_terms,
             )
 
     async def patch(self, raw_id: str, body: Any) -> dict[str, Any]:
-        """Partial update with JSON Merge Patch (TMF630 part 1, 4.3; RFC 7386)."""
+        """Partial update with JSON Merge Patch (TMF630 part 1, 4.3; RFC 7386).
+
+        Optimistic: the resource is read with its version, the change checked and its
+        effects decided, then stored with them in one statement if the resource is still
+        at that version (otherwise all of it again). Two round trips and no transaction;
+        a concurrent change is never overwritten. Under contention the last attempt
+        locks the row (``FOR UPDATE`` in a transaction), so every patch gets through.
+        """
         rid = self.parse_id(raw_id)
         if not isinstance(body, dict):
             raise BadRequestData(f"A {self.kind.title} patch must be a JSON object")
@@ -144,37 +187,57 @@ class ResourceService:
         if found:
             raise self._invalid(found)
         await self.prepare(body)
-        async with self.db.unit_of_work() as uow:
-            conn = uow.connection
-            old = await repository.get(conn, self.kind.name, rid, for_update=True)
-            if old is None:
-                raise NotFound(f"{self.kind.title} {raw_id} does not exist")
-            new: dict[str, Any] = merge_patch(old, body)
-            content = {k: v for k, v in new.items() if k not in self.kind.read_only}
-            found = problems(self.kind, content, partial=False)
-            if found:
-                raise self._invalid(found)
-            if self.kind.stamps_last_update:
-                new["lastUpdate"] = now_iso()
-            await self.check_patch(conn, old, new)
-            more, calls = await self.side_effects(conn, old, new)
-            events = [change_event(self.kind, old, new), *more]
-            queued = await repository.update(conn, self.kind.name, rid, new, events)
-            queued += await outbox.enqueue(conn, [], calls)
-            await uow.commit()
-        if queued:
-            self.dispatcher.wake()
-        return new
+        for attempt in range(OPTIMISTIC_ATTEMPTS + 1):
+            locked = attempt == OPTIMISTIC_ATTEMPTS
+            async with self.db.unit_of_work(transaction=locked) as uow:
+                conn = uow.connection
+                current = await repository.get_versioned(
+                    conn, self.kind.name, rid, for_update=locked
+                )
+                if current is None:
+                    raise NotFound(f"{self.kind.title} {raw_id} does not exist")
+                old, version = current
+                new: dict[str, Any] = merge_patch(old, body)
+                content = {k: v for k, v in new.items() if k not in self.kind.read_only}
+                found = problems(self.kind, content, partial=False)
+                if found:
+                    raise self._invalid(found)
+                if self.kind.stamps_last_update:
+                    new["lastUpdate"] = now_iso()
+                await self.check_patch(conn, old, new)
+                effects = await self.side_effects(conn, old, new)
+                events = [change_event(self.kind, old, new), *effects.events]
+                queued = await repository.update(
+                    conn, self.kind.name, rid, new, events, effects.all_writes(), version=version
+                )
+                await uow.commit()
+            if queued is not None:
+                if queued:
+                    self.dispatcher.wake()
+                return new
+        raise RuntimeError(f"{self.kind.title} {raw_id} changed while locked")
 
     async def delete(self, raw_id: str) -> None:
+        """Delete (TMF630 part 1, 4.5), optimistic as :meth:`patch` is."""
         rid = self.parse_id(raw_id)
-        async with self.db.unit_of_work() as uow:
-            conn = uow.connection
-            old = await repository.delete(conn, self.kind.name, rid)
-            if old is None:
-                raise NotFound(f"{self.kind.title} {raw_id} does not exist")
-            more, calls = await self.side_effects(conn, old, None)
-            queued = await outbox.enqueue(conn, [event(self.kind, "Delete", old), *more], calls)
-            await uow.commit()
-        if queued:
-            self.dispatcher.wake()
+        for attempt in range(OPTIMISTIC_ATTEMPTS + 1):
+            locked = attempt == OPTIMISTIC_ATTEMPTS
+            async with self.db.unit_of_work(transaction=locked) as uow:
+                conn = uow.connection
+                current = await repository.get_versioned(
+                    conn, self.kind.name, rid, for_update=locked
+                )
+                if current is None:
+                    raise NotFound(f"{self.kind.title} {raw_id} does not exist")
+                old, version = current
+                effects = await self.side_effects(conn, old, None)
+                events = [event(self.kind, "Delete", old), *effects.events]
+                queued = await repository.delete(
+                    conn, self.kind.name, rid, version, events, effects.all_writes()
+                )
+                await uow.commit()
+            if queued is not None:
+                if queued:
+                    self.dispatcher.wake()
+                return
+        raise RuntimeError(f"{self.kind.title} {raw_id} changed while locked")

@@ -61,6 +61,10 @@ class Kind:
     operations: tuple[str, ...] = ("create", "list", "retrieve", "patch", "delete")
     #: Set ``lastUpdate`` on every write (TMF620 catalogue resources).
     stamps_last_update: bool = False
+    #: Keep the ids this kind references in the index of reference terms (migration 0003;
+    #: its trigger names the same kinds), so that ``category.id=...`` is counted and paged
+    #: from an index. For the read-mostly catalogue: it costs every write of the kind.
+    reference_terms: bool = False
 
     @property
     def title(self) -> str:
@@ -101,6 +105,7 @@ PRODUCT_CATALOG = Kind(
     status_member="lifecycleStatus",
     statuses=LIFECYCLE,
     stamps_last_update=True,
+    reference_terms=True,
 )
 CATEGORY = Kind(
     CATALOG,
@@ -117,6 +122,7 @@ CATEGORY = Kind(
     status_member="lifecycleStatus",
     statuses=LIFECYCLE,
     stamps_last_update=True,
+    reference_terms=True,
 )
 PRODUCT_SPECIFICATION = Kind(
     CATALOG,
@@ -140,6 +146,7 @@ PRODUCT_SPECIFICATION = Kind(
     statuses=LIFECYCLE,
     initial_status="In design",
     stamps_last_update=True,
+    reference_terms=True,
 )
 PRODUCT_OFFERING = Kind(
     CATALOG,
@@ -167,6 +174,7 @@ PRODUCT_OFFERING = Kind(
     statuses=LIFECYCLE,
     initial_status="In design",
     stamps_last_update=True,
+    reference_terms=True,
 )
 PRODUCT_OFFERING_PRICE = Kind(
     CATALOG,
@@ -189,6 +197,7 @@ PRODUCT_OFFERING_PRICE = Kind(
     statuses=LIFECYCLE,
     initial_status="In design",
     stamps_last_update=True,
+    reference_terms=True,
 )
 INDIVIDUAL = Kind(
     PARTY,

@@ -6,9 +6,11 @@ A filter is every query parameter that is not one of the reserved names:
 ``category.id=42`` (a member of a member; arrays on the way match any element) and the
 operators ``.gt .gte .lt .lte .ne`` appended to the name (``lastUpdate.gt=2026-01-01``).
 An equality filter on the kind's status member (``lifecycleStatus``, ``state``,
-``status``) becomes a bound list for an indexed column; all other filters together compile
-to one SQL/JSON path predicate that the database evaluates with ``resource @@ predicate``
-(GIN-indexed for equality); values are JSON literals in it, never SQL.
+``status``) becomes a bound list for an indexed column; one equality on the id of a
+referenced entity (``category.id=cat-4``) a bound term of the index of reference terms;
+all other filters together compile to one SQL/JSON path predicate that the database
+evaluates with ``resource @@ predicate`` (GIN-indexed for equality); values are JSON
+literals in it, never SQL.
 """
 
 from __future__ import annotations
@@ -86,6 +88,26 @@ def split_status(
         else:
             rest.append(cond)
     return statuses, rest
+
+
+def split_reference(conditions: list[Condition]) -> tuple[str | None, list[Condition]]:
+    """The first equality on one string id of a referenced entity (``category.id=cat-4``)
+    as a reference term (``"category.id=cat-4"``, kept in an index of its own), and the
+    other conditions (``None``: no such filter).
+
+    A value that also spells a number or a boolean stays in the path predicate, which
+    matches those too; terms hold string ids only.
+    """
+    for i, cond in enumerate(conditions):
+        if (
+            len(cond.path) == 2
+            and cond.path[1] == "id"
+            and cond.operator == "=="
+            and len(cond.values) == 1
+            and len(_literals(cond.values[0])) == 1
+        ):
+            return f"{cond.path[0]}.id={cond.values[0]}", conditions[:i] + conditions[i + 1 :]
+    return None, conditions
 
 
 def to_jsonpath(conditions: list[Condition]) -> str | None:
