@@ -32,6 +32,10 @@ _SAVE = (
     "geo_box = $7::text::box WHERE tenant = $1 AND id = $2"
 )
 _DELETE = "DELETE FROM entity WHERE tenant = $1 AND id = $2 RETURNING 1"
+# Optimistic read-modify-write: the row's version (xmin changes with every update) is read
+# with it, and the update only applies if it is still the same.
+_GET_VERSIONED = f"SELECT {_COLUMNS}, xmin FROM entity WHERE tenant = $1 AND id = $2"  # noqa: S608
+_SAVE_IF = _SAVE + " AND xmin = $8 RETURNING 1"
 
 
 @dataclass(slots=True)
@@ -74,6 +78,30 @@ async def save(conn: asyncpg.Connection, tenant: str, e: StoredEntity) -> None:
     await conn.execute(
         _SAVE, tenant, e.id, e.types, jsonb(e.attrs), e.scopes, e.modified_at, geo_box_of(e.attrs)
     )
+
+
+async def get_versioned(
+    conn: asyncpg.Connection, tenant: str, eid: str
+) -> tuple[StoredEntity, int] | None:
+    """The entity and its row version, for :func:`save_if`."""
+    row = await conn.fetchrow(_GET_VERSIONED, tenant, eid)
+    return None if row is None else (_entity(row), row["xmin"])
+
+
+async def save_if(conn: asyncpg.Connection, tenant: str, e: StoredEntity, version: int) -> bool:
+    """Save ``e`` if its row is still at ``version``; False when another write came first."""
+    done = await conn.fetchval(
+        _SAVE_IF,
+        tenant,
+        e.id,
+        e.types,
+        jsonb(e.attrs),
+        e.scopes,
+        e.modified_at,
+        geo_box_of(e.attrs),
+        version,
+    )
+    return done is not None
 
 
 async def delete(conn: asyncpg.Connection, tenant: str, eid: str) -> bool:

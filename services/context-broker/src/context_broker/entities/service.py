@@ -37,6 +37,10 @@ MAX_PAGE = 1000
 T = TypeVar("T")
 
 
+#: Optimistic attempts of a read-modify-write before it locks the row (EntityService._modify).
+OPTIMISTIC_TRIES = 2
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -227,17 +231,34 @@ class EntityService:
                 raise NotFound(f"Entity {eid} does not exist")
 
     async def _modify(self, tenant: str, eid: str, change: Callable[[StoredEntity], T]) -> T:
-        """Run ``change(entity)`` on the stored entity in one transaction, then save it."""
+        """Run ``change(entity)`` on the stored entity and save it, all or nothing.
+
+        Optimistically first: read the entity with its row version, change it, and store
+        it in one statement only if no other write came in between (two round trips, no
+        BEGIN/COMMIT). After a lost race, once more; then in a transaction that locks the row,
+        so a busy entity is never refused. ``change`` runs again on each attempt, on the
+        entity as it then is."""
         _check_id(eid)
         check = await self.checker(tenant)
+        for _ in range(OPTIMISTIC_TRIES):
+            async with self.db.unit_of_work(transaction=False) as uow:
+                found = await repository.get_versioned(uow.connection, tenant, eid)
+                if found is None:
+                    raise NotFound(f"Entity {eid} does not exist")
+                e, version = found
+                result = change(e)
+                check(e)
+                e.modified_at = _now()
+                if await repository.save_if(uow.connection, tenant, e, version):
+                    return result
         async with self.db.unit_of_work() as uow:
-            e = await repository.get(uow.connection, tenant, eid, for_update=True)
-            if e is None:
+            locked = await repository.get(uow.connection, tenant, eid, for_update=True)
+            if locked is None:
                 raise NotFound(f"Entity {eid} does not exist")
-            result = change(e)
-            check(e)
-            e.modified_at = _now()
-            await repository.save(uow.connection, tenant, e)
+            result = change(locked)
+            check(locked)
+            locked.modified_at = _now()
+            await repository.save(uow.connection, tenant, locked)
             await uow.commit()
         return result
 
@@ -764,7 +785,8 @@ def _apply(old: Any, new: Any, gone: set[str | None], *, merge_members: bool) ->
         ds = inst.get("datasetId")
         before = by_ds.get(ds)
         if before is not None:
-            inst["createdAt"] = before.get("createdAt", inst.get("createdAt"))
+            # A copy: a write may be applied again, to a newer entity (EntityService._modify).
+            inst = {**inst, "createdAt": before.get("createdAt", inst.get("createdAt"))}
             if merge_members and before.get("type") == inst.get("type"):
                 inst = {**before, **inst}
         by_ds[ds] = inst
