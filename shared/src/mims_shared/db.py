@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import asyncpg
 import orjson
@@ -156,6 +157,41 @@ class Database:
                 await asyncio.wait_for(pool.close(), timeout=5)
             if not pool._closed:
                 pool.terminate()
+
+
+#: Optimistic attempts of a read-modify-write before the one that locks (see optimistic()).
+OPTIMISTIC_ATTEMPTS = 2
+
+T = TypeVar("T")
+
+
+class Lost:
+    """What an attempt of :func:`optimistic` returns when another write came first."""
+
+
+LOST = Lost()
+
+
+async def optimistic(
+    db: Database,
+    attempt: Callable[[asyncpg.Connection, bool], Awaitable[T | Lost]],
+    attempts: int = OPTIMISTIC_ATTEMPTS,
+) -> T:
+    """A read-modify-write without ``BEGIN``/``COMMIT`` in the common case.
+
+    ``attempt(conn, locked)`` reads the row with its version (``xmin``), changes it, and
+    stores it in one statement only if the version is unchanged, answering :data:`LOST`
+    when it was not. It runs up to ``attempts`` times so, then once more in a transaction
+    with ``locked`` true, where it reads the row ``FOR UPDATE`` and cannot lose: a busy row
+    is never refused. Each run starts from the row as it then is."""
+    for n in range(attempts + 1):
+        locked = n == attempts
+        async with db.unit_of_work(transaction=locked) as uow:
+            result = await attempt(uow.connection, locked)
+            if not isinstance(result, Lost):
+                await uow.commit()
+                return result
+    raise RuntimeError("A write lost to another while holding the row's lock")
 
 
 def _jsonb_text(value: Any) -> str:

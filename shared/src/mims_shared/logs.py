@@ -22,6 +22,17 @@ _STANDARD = frozenset(
 )
 
 
+def _add_context(out: dict[str, Any]) -> None:
+    """The request id and the trace and span ids of the request being served, if any."""
+    rid = request_id_var.get()
+    if rid is not None:
+        out["request_id"] = rid
+    span_ctx = trace.get_current_span().get_span_context()
+    if span_ctx.is_valid:
+        out["trace_id"] = format(span_ctx.trace_id, "032x")
+        out["span_id"] = format(span_ctx.span_id, "016x")
+
+
 class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON object; ``extra=`` members are kept as fields."""
 
@@ -37,13 +48,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        rid = request_id_var.get()
-        if rid is not None:
-            out["request_id"] = rid
-        span_ctx = trace.get_current_span().get_span_context()
-        if span_ctx.is_valid:
-            out["trace_id"] = format(span_ctx.trace_id, "032x")
-            out["span_id"] = format(span_ctx.span_id, "016x")
+        _add_context(out)
         for key, value in record.__dict__.items():
             if key not in _STANDARD and key != "color_message" and not key.startswith("_"):
                 out[key] = value
@@ -80,13 +85,7 @@ class AccessLog:
             "logger": "mims.access",
             "msg": f"{method} {path} {status}",
         }
-        rid = request_id_var.get()
-        if rid is not None:
-            out["request_id"] = rid
-        span_ctx = trace.get_current_span().get_span_context()
-        if span_ctx.is_valid:
-            out["trace_id"] = format(span_ctx.trace_id, "032x")
-            out["span_id"] = format(span_ctx.span_id, "016x")
+        _add_context(out)
         out["duration_ms"] = duration_ms
         self._lines.append(orjson.dumps(out, default=str).decode())
         if len(self._lines) >= self.MAX_LINES:

@@ -77,3 +77,35 @@ async def test_unreachable_database_is_service_unavailable() -> None:
             pass
     assert await db.ping() is False
     await db.dispose()
+
+
+async def test_optimistic_writes_lose_nothing_and_fall_back_to_a_lock(db: Database) -> None:
+    """Concurrent read-modify-writes of one row: each lost race is tried again on the row
+    as it then is; the last attempt locks the row."""
+    import asyncio
+
+    from mims_shared.db import LOST, Lost, optimistic
+
+    async with db.unit_of_work() as uow:
+        await uow.connection.execute("INSERT INTO t VALUES (1, '{\"n\": 0}')")
+        await uow.commit()
+    tries: list[bool] = []
+
+    async def increment(conn: asyncpg.Connection, locked: bool) -> int | Lost:
+        tries.append(locked)
+        sql = "SELECT doc, xmin FROM t WHERE id = 1" + (" FOR UPDATE" if locked else "")  # noqa: S608
+        row = await conn.fetchrow(sql)
+        await asyncio.sleep(0)  # let the others read the same version
+        n = row["doc"]["n"] + 1
+        done = await conn.fetchval(
+            "UPDATE t SET doc = $1 WHERE id = 1 AND xmin = $2 RETURNING 1",
+            jsonb({"n": n}),
+            row["xmin"],
+        )
+        return LOST if done is None else n
+
+    results = await asyncio.gather(*(optimistic(db, increment) for _ in range(12)))
+    assert sorted(results) == list(range(1, 13))
+    assert any(tries) and tries.count(False) > 12  # races were lost, and some took the lock
+    async with db.unit_of_work(transaction=False) as uow:
+        assert await uow.connection.fetchval("SELECT doc FROM t WHERE id = 1") == {"n": 12}

@@ -35,6 +35,7 @@ _DELETE = "DELETE FROM entity WHERE tenant = $1 AND id = $2 RETURNING 1"
 # Optimistic read-modify-write: the row's version (xmin changes with every update) is read
 # with it, and the update only applies if it is still the same.
 _GET_VERSIONED = f"SELECT {_COLUMNS}, xmin FROM entity WHERE tenant = $1 AND id = $2"  # noqa: S608
+_GET_VERSIONED_FOR_UPDATE = _GET_VERSIONED + " FOR UPDATE"
 _SAVE_IF = _SAVE + " AND xmin = $8 RETURNING 1"
 
 
@@ -81,10 +82,12 @@ async def save(conn: asyncpg.Connection, tenant: str, e: StoredEntity) -> None:
 
 
 async def get_versioned(
-    conn: asyncpg.Connection, tenant: str, eid: str
+    conn: asyncpg.Connection, tenant: str, eid: str, *, for_update: bool = False
 ) -> tuple[StoredEntity, int] | None:
     """The entity and its row version, for :func:`save_if`."""
-    row = await conn.fetchrow(_GET_VERSIONED, tenant, eid)
+    row = await conn.fetchrow(
+        _GET_VERSIONED_FOR_UPDATE if for_update else _GET_VERSIONED, tenant, eid
+    )
     return None if row is None else (_entity(row), row["xmin"])
 
 

@@ -30,15 +30,11 @@ from context_broker.ngsild.query import parse_q, q_to_jsonpath
 from context_broker.ngsild.representation import Format, ProjectionTree, apply_language, render
 from context_broker.ngsild.selectors import is_scope_pattern, map_atoms, parse_selector
 from context_broker.ngsild.visibility import refuse_hidden, visible
-from mims_shared.db import Database
+from mims_shared.db import LOST, Database, Lost, optimistic
 from mims_shared.errors import AlreadyExists, BadRequestData, NotFound
 
 MAX_PAGE = 1000
 T = TypeVar("T")
-
-
-#: Optimistic attempts of a read-modify-write before it locks the row (EntityService._modify).
-OPTIMISTIC_TRIES = 2
 
 
 def _now() -> datetime:
@@ -233,34 +229,24 @@ class EntityService:
     async def _modify(self, tenant: str, eid: str, change: Callable[[StoredEntity], T]) -> T:
         """Run ``change(entity)`` on the stored entity and save it, all or nothing.
 
-        Optimistically first: read the entity with its row version, change it, and store
-        it in one statement only if no other write came in between (two round trips, no
-        BEGIN/COMMIT). After a lost race, once more; then in a transaction that locks the row,
-        so a busy entity is never refused. ``change`` runs again on each attempt, on the
-        entity as it then is."""
+        Optimistically (:func:`mims_shared.db.optimistic`): read the entity with its row
+        version, change it, and store it in one statement only if no other write came in
+        between (two round trips, no BEGIN/COMMIT); after lost races, under a row lock.
+        ``change`` runs again on each attempt, on the entity as it then is."""
         _check_id(eid)
         check = await self.checker(tenant)
-        for _ in range(OPTIMISTIC_TRIES):
-            async with self.db.unit_of_work(transaction=False) as uow:
-                found = await repository.get_versioned(uow.connection, tenant, eid)
-                if found is None:
-                    raise NotFound(f"Entity {eid} does not exist")
-                e, version = found
-                result = change(e)
-                check(e)
-                e.modified_at = _now()
-                if await repository.save_if(uow.connection, tenant, e, version):
-                    return result
-        async with self.db.unit_of_work() as uow:
-            locked = await repository.get(uow.connection, tenant, eid, for_update=True)
-            if locked is None:
+
+        async def attempt(conn: Any, locked: bool) -> T | Lost:
+            found = await repository.get_versioned(conn, tenant, eid, for_update=locked)
+            if found is None:
                 raise NotFound(f"Entity {eid} does not exist")
-            result = change(locked)
-            check(locked)
-            locked.modified_at = _now()
-            await repository.save(uow.connection, tenant, locked)
-            await uow.commit()
-        return result
+            e, version = found
+            result = change(e)
+            check(e)
+            e.modified_at = _now()
+            return result if await repository.save_if(conn, tenant, e, version) else LOST
+
+        return await optimistic(self.db, attempt)
 
     def _written(
         self, eid: str, body: dict[str, Any], ctx: CompiledContext, now: str

@@ -31,12 +31,10 @@ from marketplace.tmf.query import (
     to_jsonpath,
 )
 from marketplace.tmf.validate import problems
-from mims_shared.db import Database
+from mims_shared.db import LOST, Database, Lost, optimistic
 from mims_shared.errors import BadRequestData, InvalidRequest, NotFound
 
 Call = tuple[str, str, dict[str, Any] | None]
-#: Optimistic attempts at a patch or delete before the last one, which locks the row.
-OPTIMISTIC_ATTEMPTS = 2
 
 
 @dataclass
@@ -187,57 +185,47 @@ class ResourceService:
         if found:
             raise self._invalid(found)
         await self.prepare(body)
-        for attempt in range(OPTIMISTIC_ATTEMPTS + 1):
-            locked = attempt == OPTIMISTIC_ATTEMPTS
-            async with self.db.unit_of_work(transaction=locked) as uow:
-                conn = uow.connection
-                current = await repository.get_versioned(
-                    conn, self.kind.name, rid, for_update=locked
-                )
-                if current is None:
-                    raise NotFound(f"{self.kind.title} {raw_id} does not exist")
-                old, version = current
-                new: dict[str, Any] = merge_patch(old, body)
-                content = {k: v for k, v in new.items() if k not in self.kind.read_only}
-                found = problems(self.kind, content, partial=False)
-                if found:
-                    raise self._invalid(found)
-                if self.kind.stamps_last_update:
-                    new["lastUpdate"] = now_iso()
-                await self.check_patch(conn, old, new)
-                effects = await self.side_effects(conn, old, new)
-                events = [change_event(self.kind, old, new), *effects.events]
-                queued = await repository.update(
-                    conn, self.kind.name, rid, new, events, effects.all_writes(), version=version
-                )
-                await uow.commit()
-            if queued is not None:
-                if queued:
-                    self.dispatcher.wake()
-                return new
-        raise RuntimeError(f"{self.kind.title} {raw_id} changed while locked")
+
+        async def attempt(conn: Any, locked: bool) -> tuple[dict[str, Any], int] | Lost:
+            current = await repository.get_versioned(conn, self.kind.name, rid, for_update=locked)
+            if current is None:
+                raise NotFound(f"{self.kind.title} {raw_id} does not exist")
+            old, version = current
+            new: dict[str, Any] = merge_patch(old, body)
+            content = {k: v for k, v in new.items() if k not in self.kind.read_only}
+            found = problems(self.kind, content, partial=False)
+            if found:
+                raise self._invalid(found)
+            if self.kind.stamps_last_update:
+                new["lastUpdate"] = now_iso()
+            await self.check_patch(conn, old, new)
+            effects = await self.side_effects(conn, old, new)
+            events = [change_event(self.kind, old, new), *effects.events]
+            queued = await repository.update(
+                conn, self.kind.name, rid, new, events, effects.all_writes(), version=version
+            )
+            return LOST if queued is None else (new, queued)
+
+        new, queued = await optimistic(self.db, attempt)
+        if queued:
+            self.dispatcher.wake()
+        return new
 
     async def delete(self, raw_id: str) -> None:
         """Delete (TMF630 part 1, 4.5), optimistic as :meth:`patch` is."""
         rid = self.parse_id(raw_id)
-        for attempt in range(OPTIMISTIC_ATTEMPTS + 1):
-            locked = attempt == OPTIMISTIC_ATTEMPTS
-            async with self.db.unit_of_work(transaction=locked) as uow:
-                conn = uow.connection
-                current = await repository.get_versioned(
-                    conn, self.kind.name, rid, for_update=locked
-                )
-                if current is None:
-                    raise NotFound(f"{self.kind.title} {raw_id} does not exist")
-                old, version = current
-                effects = await self.side_effects(conn, old, None)
-                events = [event(self.kind, "Delete", old), *effects.events]
-                queued = await repository.delete(
-                    conn, self.kind.name, rid, version, events, effects.all_writes()
-                )
-                await uow.commit()
-            if queued is not None:
-                if queued:
-                    self.dispatcher.wake()
-                return
-        raise RuntimeError(f"{self.kind.title} {raw_id} changed while locked")
+
+        async def attempt(conn: Any, locked: bool) -> int | Lost:
+            current = await repository.get_versioned(conn, self.kind.name, rid, for_update=locked)
+            if current is None:
+                raise NotFound(f"{self.kind.title} {raw_id} does not exist")
+            old, version = current
+            effects = await self.side_effects(conn, old, None)
+            events = [event(self.kind, "Delete", old), *effects.events]
+            queued = await repository.delete(
+                conn, self.kind.name, rid, version, events, effects.all_writes()
+            )
+            return LOST if queued is None else queued
+
+        if await optimistic(self.db, attempt):
+            self.dispatcher.wake()
