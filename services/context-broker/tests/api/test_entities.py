@@ -148,7 +148,7 @@ async def test_creating_twice_is_already_exists(client: httpx.AsyncClient) -> No
             "BadRequestData",
             "must carry its @context",
         ),
-        (b"[1, 2]", JSON, 400, "BadRequestData", "JSON object"),
+        (b"[1, 2]", JSON, 400, "InvalidRequest", "JSON object"),  # ETSI 001_02_02
         (
             b'{"id": "urn:x:1", "type": "T", "a": ' + b"[" * 70 + b"]" * 70 + b"}",
             JSON,
@@ -284,3 +284,28 @@ async def test_concurrent_writes_to_one_entity_lose_nothing(client: httpx.AsyncC
     assert {k: v for k, v in got.items() if k not in ("id", "type")} == {
         n: n.upper() for n in names
     }
+
+
+async def test_attrs_without_a_name_and_non_object_entities(client: httpx.AsyncClient) -> None:
+    """ETSI 013_02_03: DELETE .../attrs/ (no attribute name) is 405, not a request about an
+    entity named ``.../attrs``; 001_02_02: an entity that is not an object is InvalidRequest;
+    049_02_02: the temporal API has no GeoJSON representation (406)."""
+    eid = f"urn:ngsi-ld:Named:{uuid.uuid4().hex}"
+    assert (
+        await client.post("/ngsi-ld/v1/entities", json={"id": eid, "type": "T"})
+    ).status_code == 201
+    gone = await client.delete(f"/ngsi-ld/v1/entities/{eid}/attrs/?deleteAll=false")
+    assert gone.status_code == 405, gone.text
+    assert gone.headers["allow"] == "POST, PATCH"
+    assert (await client.get(f"/ngsi-ld/v1/entities/{eid}")).status_code == 200
+    listed = await client.post("/ngsi-ld/v1/entities", json=[])
+    assert listed.status_code == 400
+    assert listed.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/InvalidRequest"
+    geo = await client.get(
+        "/ngsi-ld/v1/temporal/entities?type=T", headers={"Accept": "application/geo+json"}
+    )
+    assert geo.status_code == 406
+    plain = await client.get(
+        f"/ngsi-ld/v1/entities/{eid}", headers={"Accept": "application/geo+json"}
+    )
+    assert plain.status_code == 200 and plain.json()["type"] == "Feature"

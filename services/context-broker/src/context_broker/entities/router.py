@@ -43,7 +43,7 @@ from context_broker.ngsild.representation import (
     parse_projection_tree,
 )
 from context_broker.ngsild.tenant import parse_tenant
-from mims_shared.errors import BadRequestData
+from mims_shared.errors import BadRequestData, InvalidRequest, MethodNotAllowed
 
 router = APIRouter(prefix="/ngsi-ld/v1", dependencies=[Depends(reject_unknown_query_parameters)])
 
@@ -210,6 +210,8 @@ def _count_header(total: int | None) -> dict[str, str]:
 @router.post("/entities", status_code=201)
 async def create_entity(service: Service, tenant: Tenant, body: Json, request: Request) -> Response:
     """Create Entity (5.6.1; HTTP binding 6.4.3.1)."""
+    if not isinstance(body, dict):  # e.g. [] (ETSI test 001_02_02): not an entity at all
+        raise InvalidRequest("The request body must be a JSON object: the entity to create")
     ld = await read_ld(request, body)
     eid = await service.create(tenant, body, ld.compiled, context_in_body=ld.in_body)
     return Response(status_code=201, headers={"Location": f"/ngsi-ld/v1/entities/{eid}"})
@@ -386,6 +388,18 @@ async def update_attributes(
     """Update Entity Attributes (5.6.2; HTTP binding 6.6.3.2)."""
     ld = await read_ld(request, body)
     return _outcome(await service.update_attrs(tenant, entity_id, body, ld.compiled))
+
+
+@router.api_route("/entities/{entity_id:path}/attrs", methods=["GET", "PUT", "DELETE"])
+@reads_query("datasetId", "deleteAll", "options", "attrs", "type")
+async def attributes_without_a_name(entity_id: str) -> Response:
+    """``.../attrs`` serves POST (Append) and PATCH (Update) only (6.6.3): any other method,
+    e.g. Delete Attribute without the attribute's name, is 405 (ETSI test 013_02_03),
+    rather than a request about an entity whose id would end in ``/attrs``."""
+    raise MethodNotAllowed(
+        f"/ngsi-ld/v1/entities/{entity_id[:200]}/attrs allows POST and PATCH only",
+        allowed=["POST", "PATCH"],
+    )
 
 
 @router.patch("/entities/{entity_id:path}/attrs/{attr_id}")

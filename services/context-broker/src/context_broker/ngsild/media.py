@@ -11,8 +11,9 @@ JSONLD = "application/ld+json"
 GEOJSON = "application/geo+json"
 
 
-def choose_response_type(accept: str | None) -> str:
-    """``application/json`` or ``application/ld+json`` by the ``Accept`` header (6.3.6)."""
+def choose_response_type(accept: str | None, *, geojson: bool = True) -> str:
+    """``application/json``, ``application/ld+json`` or (where the operation offers it,
+    ``geojson``) ``application/geo+json`` by the ``Accept`` header (6.3.6)."""
     if not accept:
         return JSON
     best: tuple[float, str] | None = None
@@ -26,13 +27,7 @@ def choose_response_type(accept: str | None) -> str:
                     q = float(f[2:])
                 except ValueError:
                     q = 0.0
-        offered = {
-            JSON: JSON,
-            JSONLD: JSONLD,
-            GEOJSON: GEOJSON,
-            "*/*": JSON,
-            "application/*": JSON,
-        }.get(media)
+        offered = (_OFFERED if geojson else _OFFERED_NO_GEO).get(media)
         if offered and q > 0 and (best is None or q > best[0]):
             best = (q, offered)
     if best is None:
@@ -41,6 +36,18 @@ def choose_response_type(accept: str | None) -> str:
             f" this resource is available as {JSON} or {JSONLD}"
         )
     return best[1]
+
+
+_OFFERED = {
+    JSON: JSON,
+    JSONLD: JSONLD,
+    GEOJSON: GEOJSON,
+    "*/*": JSON,
+    "application/*": JSON,
+}
+#: The temporal API has no GeoJSON representation (6.3.15 applies to Retrieve and Query
+#: Entities only): application/geo+json alone is 406 there (ETSI test 049_02_02).
+_OFFERED_NO_GEO = {k: v for k, v in _OFFERED.items() if k != GEOJSON}
 
 
 def to_feature(entity: dict[str, Any], geometry_property: str) -> dict[str, Any]:

@@ -311,10 +311,13 @@ class Notifier:
         now = _now()
         async with self.db.unit_of_work() as uow:
             conn = uow.connection
-            await self._refresh(conn)
             changes = await repository.claim_changes(conn, BATCH)
             if not changes:
                 return None
+            # Subscriptions are read after the claim, never before: a subscription made
+            # before a write is then always seen with that write's change (read first, a
+            # subscription committed between the two statements missed it for good).
+            await self._refresh(conn)
             found = self._candidates(changes, now)
             found = await self._with_q(conn, found)
             jobs = []

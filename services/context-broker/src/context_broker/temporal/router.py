@@ -130,7 +130,7 @@ def _answer(
     body: Any, ld: Ld, accept: str | None, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     """JSON with a Link header, or JSON-LD with an @context member (6.3.6)."""
-    media = choose_response_type(accept)
+    media = choose_response_type(accept, geojson=False)
     headers = dict(headers or {})
     context = ld.value if ld.value is not None else ld.link_url
     if media == JSONLD:
@@ -214,7 +214,7 @@ async def query_temporal(
 ) -> Response:
     """Query Temporal Evolution of Entities (5.7.4; binding 6.18.3.2): the filters of Query
     Entities (5.7.2) with a temporal query (4.11)."""
-    choose_response_type(accept)
+    choose_response_type(accept, geojson=False)
     descending = _descending(orderBy)
     del csf
     tq = parse_temporal_query(timerel, timeAt, endTimeAt, timeproperty, lastN)
@@ -296,7 +296,7 @@ async def query_temporal_post(
     local: bool = False,
 ) -> Response:
     """Query Temporal Evolution of Entities via POST (5.7.4; binding 6.22.3.1)."""
-    choose_response_type(accept)
+    choose_response_type(accept, geojson=False)
     if not isinstance(body, dict) or body.get("type") != "Query":
         raise BadRequestData('The body must be a Query object with "type": "Query"')
     ld = await read_ld(request, body)
@@ -451,7 +451,7 @@ async def retrieve_temporal(
     local: bool = False,
 ) -> Response:
     """Retrieve Temporal Evolution of an Entity (5.7.3; binding 6.19.3.1)."""
-    choose_response_type(accept)
+    choose_response_type(accept, geojson=False)
     del local
     tq = parse_temporal_query(timerel, timeAt, endTimeAt, timeproperty, lastN)
     view = temporal_view(
