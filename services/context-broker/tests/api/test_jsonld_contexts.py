@@ -343,3 +343,32 @@ async def test_ld_json_body_is_accepted(client: httpx.AsyncClient) -> None:
         headers={"Content-Type": "application/ld+json"},
     )
     assert resp.status_code == 201
+
+
+async def test_the_location_of_a_hosted_context_can_be_used_as_it_is(
+    client: httpx.AsyncClient,
+) -> None:
+    """The Location header is an absolute path; as the @context of an entity sent to this
+    broker it is resolved against the broker's URL (ETSI test 053_04_01) and counted."""
+    cid = await add(client, parking_context())
+    location = f"{BASE}/{cid}"
+    tenant = new_tenant()
+    entity = {
+        "id": f"urn:ngsi-ld:ParkingSpot:{cid}",
+        "type": "ParkingSpot",
+        "width": {"type": "Property", "value": 2},
+        "@context": location,
+    }
+    made = await client.post(
+        "/ngsi-ld/v1/entities",
+        json=entity,
+        headers={"Content-Type": "application/ld+json", "NGSILD-Tenant": tenant},
+    )
+    assert made.status_code == 201, made.text
+    got = await client.get(
+        f"/ngsi-ld/v1/entities/{entity['id']}",
+        headers={"NGSILD-Tenant": tenant, "Link": link(f"{PUBLIC}{location}")},
+    )
+    assert got.json()["type"] == "ParkingSpot" and got.json()["width"]["value"] == 2
+    details = await client.get(f"{BASE}/{cid}", params={"details": "true"})
+    assert details.json()["numberOfHits"] == 2

@@ -140,6 +140,7 @@ class ContextService:
         self.db = db
         #: Every hosted @context is served at this prefix followed by its local id.
         self.hosted_prefix = public_url.rstrip("/") + "/ngsi-ld/v1/jsonldContexts/"
+        self.public_url = public_url.rstrip("/")
         self._docs: OrderedDict[str, Any] = OrderedDict()
         self._fetched: dict[str, datetime] = {}  # URL of a Cached @context -> fetched at
         self._usage: dict[str, _Usage] = {}  # URL of a hosted or cached @context -> uses
@@ -258,9 +259,21 @@ class ContextService:
                 if isinstance(value.get(key), str):
                     await self._prefetch(value[key], depth + 1)
 
+    def absolute(self, value: Any) -> Any:
+        """``value`` with every absolute-path reference (``/ngsi-ld/v1/jsonldContexts/x``,
+        as this broker's ``Location`` headers give them) resolved against the broker's public
+        URL: the base IRI of a document sent to the broker is the broker (JSON-LD 1.1, 4.1.2;
+        RFC 3986, 5.2)."""
+        if isinstance(value, str) and value.startswith("/") and not value.startswith("//"):
+            return self.public_url + value
+        if isinstance(value, list):
+            return [self.absolute(v) for v in value]
+        return value
+
     async def compiled(self, value: Any) -> CompiledContext:
         """The compiled context of a request's @context value (None: the core context)."""
         if value is not None:
+            value = self.absolute(value)
             await self._prefetch(value)
         try:
             return get_compiled(value, self.resolve)
