@@ -180,7 +180,7 @@ class EntityService:
         stamp_ = _iso(now)
         types = list(dict.fromkeys(expand_name(ctx, t) for t in entity.types))
         attrs = self._expand_attrs(entity.id, entity.attrs, ctx, stamp_)
-        scopes = _scopes(body.get("scope"))
+        scopes = parse_scopes(body.get("scope"))
         return StoredEntity(entity.id, types, attrs, scopes, now, now)
 
     def _view(self, e: StoredEntity, ctx: CompiledContext, view: View) -> dict[str, Any]:
@@ -270,7 +270,7 @@ class EntityService:
             added = [expand_name(ctx, t) for t in _types(body["type"])]
             e.types = list(dict.fromkeys([*e.types, *added]))
         if "scope" in body:
-            scopes = _scopes(body["scope"]) or []
+            scopes = parse_scopes(body["scope"]) or []
             e.scopes = (
                 scopes if replace_scope else list(dict.fromkeys([*(e.scopes or []), *scopes]))
             )
@@ -709,7 +709,8 @@ def _types(raw: Any) -> list[str]:
     return types
 
 
-def _scopes(raw: Any) -> list[str] | None:
+def parse_scopes(raw: Any) -> list[str] | None:
+    """An entity's scope member (4.18): one path or a list of them, without repeats."""
     if raw is None:
         return None
     scopes = [raw] if isinstance(raw, str) else raw

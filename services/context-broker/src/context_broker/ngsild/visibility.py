@@ -9,11 +9,11 @@ never with what the reader's own ``@context`` makes of them: a ``Link`` context 
 entitled name such as ``ParkingSpot`` to another type's IRI selects nothing more, because the
 entities it would reach have stored types whose names are not entitled.
 
-A name matches a stored IRI when it is the IRI's last segment (:func:`type_name`), the rule
-the gateway uses for entitlements: ``ParkingSpot`` covers
-``https://smartdatamodels.org/dataModel.Parking/ParkingSpot``. The same function exists in
-SQL (``type_name`` of migration 0009) so that queries filter in the database; a test holds
-the two to the same answers.
+A name matches a stored IRI when it is the IRI's last segment
+(:func:`mims_shared.entity_types.type_name`, which the gateway uses for entitlements too):
+``ParkingSpot`` covers ``https://smartdatamodels.org/dataModel.Parking/ParkingSpot``. The
+same function exists in SQL (``type_name`` of migration 0009) so that queries filter in the
+database; a test holds the two to the same answers.
 
 Without the header nothing is restricted: the header only ever narrows what a request sees,
 so a request that reaches the broker without the gateway gains nothing by omitting it.
@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from mims_shared.entity_types import type_name
 from mims_shared.errors import BadRequestData, Forbidden
 
 #: The request header the gateway sets (lower case, as ASGI and httpx give header names).
@@ -32,18 +33,6 @@ HEADER = "x-mims-entity-types"
 UNTIL_HEADER = "x-mims-entitled-until"
 #: Who the gateway authenticated: a limited reader's subscriptions are its own.
 SUBJECT_HEADER = "x-mims-subject"
-
-
-def type_name(iri: str) -> str:
-    """The last segment of a type IRI: after the last ``#``, else ``/``, else ``:``.
-
-    ``https://smartdatamodels.org/dataModel.Parking/ParkingSpot`` -> ``ParkingSpot``;
-    ``urn:example:Camera`` -> ``Camera``; a name without separators is itself."""
-    for sep in ("#", "/", ":"):
-        _, found, rest = iri.rpartition(sep)
-        if found and rest:
-            return rest
-    return iri
 
 
 def parse(header: str | None) -> frozenset[str] | None:

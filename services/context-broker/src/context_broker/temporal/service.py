@@ -29,6 +29,7 @@ from context_broker.entities.service import (
     View,
     expand_name,
     is_deletion,
+    parse_scopes,
 )
 from context_broker.ngsild.attributes import as_list, instance_from, stamp, stored
 from context_broker.ngsild.entity import parse_entity
@@ -170,7 +171,7 @@ class TemporalService:
             raise InvalidRequest("The temporal representation of an entity is empty")
         entity = parse_entity(body, context_in_body=context_in_body)
         types = list(dict.fromkeys(expand_name(ctx, t) for t in entity.types))
-        scopes = _scopes(body.get("scope"))
+        scopes = parse_scopes(body.get("scope"))
         return Written(entity.id, types, scopes, self._written(entity.id, entity.attrs, ctx))
 
     # --- provision -------------------------------------------------------------------------
@@ -620,14 +621,3 @@ def _observed(inst: dict[str, Any]) -> datetime:
         return datetime.fromisoformat(raw)
     except ValueError:
         return _EARLIEST
-
-
-def _scopes(raw: Any) -> list[str] | None:
-    if raw is None:
-        return None
-    scopes = [raw] if isinstance(raw, str) else raw
-    if not isinstance(scopes, list) or not all(
-        isinstance(s, str) and s.startswith("/") and " " not in s for s in scopes
-    ):
-        raise BadRequestData("A scope must be a path such as /Madrid/Gardens or a list of them")
-    return list(dict.fromkeys(scopes))

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl, quote
 
+from mims_shared.entity_types import type_name
+
 Action = Literal["read", "subscribe", "meta", "write", "public", "authenticated", "provider"]
 TypesFrom = Literal["query", "body", "response", "none"]
 
@@ -37,6 +39,9 @@ class Need:
     action: Action
     types_from: TypesFrom = "none"
 
+
+#: Types are compared by their last name segment, as everywhere in the stack.
+short_name = type_name
 
 _META = Need("meta")
 _WRITE = Need("write")
@@ -79,16 +84,6 @@ def other_need(upstream: str, method: str, path: str) -> Need:
     if path.startswith("/tmf-api/productCatalogManagement/"):
         return Need("public") if method in _READ else Need("provider")
     return Need("authenticated")
-
-
-def short_name(entity_type: str) -> str:
-    """``https://smartdatamodels.org/dataModel.Parking/ParkingSpot`` and ``sdm:ParkingSpot``
-    -> ``ParkingSpot``: types are compared by their last name segment."""
-    for sep in ("#", "/", ":"):
-        _, found, rest = entity_type.rpartition(sep)
-        if found and rest:
-            return rest
-    return entity_type
 
 
 def names_in_selection(selection: str) -> set[str]:
