@@ -286,9 +286,7 @@ async def query_entities(service: Service, shape: Shaped, request: Request) -> R
         offset=natural(p, "offset", 0),
         limit=natural(p, "limit", 20),
         count=flag(p, "count"),
-        geo=GeoParams(
-            p.get("georel"), p.get("geometry"), p.get("coordinates"), p.get("geoproperty")
-        ),
+        geo=GeoParams.from_query(p),
         join=shape.join,
     )
     return _answer(

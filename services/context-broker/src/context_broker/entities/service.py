@@ -7,7 +7,7 @@ request's @context and are stored expanded; reads compact them in the reader's @
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -123,6 +123,16 @@ class GeoParams:
     geometry: str | None = None
     coordinates: Any = None
     geoproperty: str | None = None
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> GeoParams:
+        """The geo-query of a query string (6.4.3.2 and 6.18.3.2 share its parameters)."""
+        return cls(
+            params.get("georel"),
+            params.get("geometry"),
+            params.get("coordinates"),
+            params.get("geoproperty"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
