@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from context_broker.contexts.service import ContextService
 from context_broker.entities.service import EntityService
@@ -20,9 +21,24 @@ from context_broker.ngsild.tenant import parse_tenant
 from mims_shared.errors import BadRequestData, InvalidRequest
 from mims_shared.web.body import json_body, media_type_of
 
-Json = Annotated[Any, json_body(JSON, JSONLD)]
-#: PATCH bodies may also come as JSON Merge Patch (RFC 7396; ETSI GS CIM 009 6.3.4).
-JsonPatch = Annotated[Any, json_body(JSON, JSONLD, "application/merge-patch+json")]
+
+class _AnyText(PathConvertor):
+    """``{name:id}`` in a route: any text, slashes and line breaks included. Starlette's
+    ``path`` stops at a line break, so ``/entities/%0A/attrs`` matched no route and was
+    answered 404; with this, the operation answers (an invalid id is 400, a method the
+    path does not serve 405)."""
+
+    regex = "[\\s\\S]*"
+
+
+register_url_convertor("id", _AnyText())
+
+#: The media types of request bodies (6.3.4); PATCH bodies may also come as JSON Merge Patch
+#: (RFC 7396).
+BODY_MEDIA_TYPES = (JSON, JSONLD)
+PATCH_MEDIA_TYPES = (JSON, JSONLD, "application/merge-patch+json")
+Json = Annotated[Any, json_body(*BODY_MEDIA_TYPES)]
+JsonPatch = Annotated[Any, json_body(*PATCH_MEDIA_TYPES)]
 
 
 # Headers and query parameters on the hot paths are read from the request here, not declared

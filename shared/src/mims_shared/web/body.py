@@ -116,17 +116,24 @@ async def read_json(
     return value
 
 
+async def request_json(
+    request: Request, media_types: Collection[str] = ("application/json",)
+) -> Any:
+    """The parsed body of ``request``, limited by the app's settings."""
+    settings = request.app.state.settings
+    return await read_json(
+        request,
+        media_types=media_types,
+        max_bytes=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
+    )
+
+
 def json_body(*media_types: str) -> Any:
     """A FastAPI dependency giving the parsed body, limited by the app's settings."""
     accepted = media_types or ("application/json",)
 
     async def dependency(request: Request) -> Any:
-        settings = request.app.state.settings
-        return await read_json(
-            request,
-            media_types=accepted,
-            max_bytes=settings.max_body_bytes,
-            max_depth=settings.max_json_depth,
-        )
+        return await request_json(request, accepted)
 
     return Depends(dependency)

@@ -19,9 +19,9 @@ from mims_shared.health import health_router
 from mims_shared.logs import configure_logging
 from mims_shared.settings import ServiceSettings
 from mims_shared.telemetry import setup_tracing, shutdown_tracing
-from mims_shared.web.body import reject_nul_in_url
 from mims_shared.web.contract import contract_json
 from mims_shared.web.handlers import install_error_handlers
+from mims_shared.web.lean import REQUEST_CHECKS
 from mims_shared.web.middleware import RequestContextMiddleware, StripTrailingSlashMiddleware
 from mims_shared.web.problems import Renderer
 
@@ -82,7 +82,7 @@ def build_app(
         return Response(document, media_type="application/json")
 
     for router in routers:
-        app.include_router(router, dependencies=[Depends(reject_nul_in_url)])
+        app.include_router(router, dependencies=[Depends(check) for check in REQUEST_CHECKS])
 
     app.add_middleware(RequestContextMiddleware, tracer=tracer, log_access=settings.access_log)
     if strip_trailing_slash:

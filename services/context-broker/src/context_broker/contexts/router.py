@@ -57,7 +57,7 @@ async def list_contexts(
     return _json([info.url for info in found], media)
 
 
-@router.get("/jsonldContexts/{context_id:path}")
+@router.get("/jsonldContexts/{context_id:id}")
 async def serve_context(
     service: Service,
     tenant: Tenant,
@@ -71,7 +71,7 @@ async def serve_context(
     return _json(await service.serve(tenant, context_id, details=with_details), media)
 
 
-@router.delete("/jsonldContexts/{context_id:path}", status_code=204)
+@router.delete("/jsonldContexts/{context_id:id}", status_code=204)
 async def delete_context(
     service: Service, tenant: Tenant, context_id: str, reload: Text = None
 ) -> Response:

@@ -41,7 +41,7 @@ async def list_modes(service: Service, tenant: Tenant) -> dict[str, Any]:
     return {"default": service.default_mode, "types": await service.modes(tenant)}
 
 
-@router.put("/validation/{type_name:path}", status_code=204)
+@router.put("/validation/{type_name:id}", status_code=204)
 async def set_mode(
     service: Service, tenant: Tenant, ld: LdContext, type_name: str, body: Json
 ) -> Response:
@@ -52,14 +52,14 @@ async def set_mode(
     return Response(status_code=204)
 
 
-@router.delete("/validation/{type_name:path}", status_code=204)
+@router.delete("/validation/{type_name:id}", status_code=204)
 async def drop_mode(service: Service, tenant: Tenant, ld: LdContext, type_name: str) -> Response:
     """Back to the default mode for the type."""
     await service.drop_mode(tenant, expand_name(ld.compiled, type_name))
     return Response(status_code=204)
 
 
-@router.get("/conformance/{type_name:path}")
+@router.get("/conformance/{type_name:id}")
 async def conformance_report(
     service: Service, tenant: Tenant, ld: LdContext, type_name: str
 ) -> dict[str, Any]:

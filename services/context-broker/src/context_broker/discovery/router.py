@@ -60,7 +60,7 @@ async def retrieve_entity_types(
     return _answer(await service.entity_types(tenant, ld.compiled), ld, media)
 
 
-@router.get("/types/{type_name:path}")
+@router.get("/types/{type_name:id}")
 async def retrieve_entity_type(
     service: Service,
     tenant: Tenant,
@@ -93,7 +93,7 @@ async def retrieve_attributes(
     return _answer(await service.attributes(tenant, ld.compiled), ld, media)
 
 
-@router.get("/attributes/{attr_id:path}")
+@router.get("/attributes/{attr_id:id}")
 async def retrieve_attribute(
     service: Service,
     tenant: Tenant,

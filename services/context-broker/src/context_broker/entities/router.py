@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
 from context_broker.deps import (
+    BODY_MEDIA_TYPES,
+    PATCH_MEDIA_TYPES,
     Json,
     JsonPatch,
     Ld,
@@ -44,8 +46,14 @@ from context_broker.ngsild.representation import (
 )
 from context_broker.ngsild.tenant import parse_tenant
 from mims_shared.errors import BadRequestData, InvalidRequest, MethodNotAllowed
+from mims_shared.web.body import request_json
+from mims_shared.web.lean import LeanRoute
 
-router = APIRouter(prefix="/ngsi-ld/v1", dependencies=[Depends(reject_unknown_query_parameters)])
+router = APIRouter(
+    prefix="/ngsi-ld/v1",
+    dependencies=[Depends(reject_unknown_query_parameters)],
+    route_class=LeanRoute,  # the request-only endpoints skip FastAPI's resolution
+)
 
 Service = Annotated[EntityService, entities]
 Accept = Annotated[str | None, Header()]
@@ -208,8 +216,11 @@ def _count_header(total: int | None) -> dict[str, str]:
 
 
 @router.post("/entities", status_code=201)
-async def create_entity(service: Service, tenant: Tenant, body: Json, request: Request) -> Response:
+async def create_entity(request: Request) -> Response:
     """Create Entity (5.6.1; HTTP binding 6.4.3.1)."""
+    service: EntityService = request.app.state.entities
+    tenant = parse_tenant(request.headers.get("ngsild-tenant"))
+    body = await request_json(request, BODY_MEDIA_TYPES)
     if not isinstance(body, dict):  # e.g. [] (ETSI test 001_02_02): not an entity at all
         raise InvalidRequest("The request body must be a JSON object: the entity to create")
     ld = await read_ld(request, body)
@@ -266,9 +277,12 @@ async def purge_entities(
     "limit",
     "offset",
     "count",
+    *_shape.query_names,  # type: ignore[attr-defined]
 )
-async def query_entities(service: Service, shape: Shaped, request: Request) -> Response:
+async def query_entities(request: Request) -> Response:
     """Query Entities (5.7.2; HTTP binding 6.4.3.2; geo-queries 4.10; joins 4.5.23)."""
+    shape = await _shape(request)
+    service: EntityService = request.app.state.entities
     p = request.query_params
     type_ = p.get("type")
     found, total = await service.query(
@@ -362,7 +376,7 @@ async def query_entities_post(
     return _answer(found, ld, accept, headers=_count_header(total))
 
 
-@router.post("/entities/{entity_id:path}/attrs")
+@router.post("/entities/{entity_id:id}/attrs")
 async def append_attributes(
     service: Service,
     tenant: Tenant,
@@ -379,16 +393,18 @@ async def append_attributes(
     )
 
 
-@router.patch("/entities/{entity_id:path}/attrs")
-async def update_attributes(
-    service: Service, tenant: Tenant, entity_id: str, body: JsonPatch, request: Request
-) -> Response:
+@router.patch("/entities/{entity_id:id}/attrs")
+async def update_attributes(request: Request) -> Response:
     """Update Entity Attributes (5.6.2; HTTP binding 6.6.3.2)."""
+    service: EntityService = request.app.state.entities
+    tenant = parse_tenant(request.headers.get("ngsild-tenant"))
+    body = await request_json(request, PATCH_MEDIA_TYPES)
     ld = await read_ld(request, body)
+    entity_id = request.path_params["entity_id"]
     return _outcome(await service.update_attrs(tenant, entity_id, body, ld.compiled))
 
 
-@router.api_route("/entities/{entity_id:path}/attrs", methods=["GET", "PUT", "DELETE"])
+@router.api_route("/entities/{entity_id:id}/attrs", methods=["GET", "PUT", "DELETE"])
 @reads_query("datasetId", "deleteAll", "options", "attrs", "type")
 async def attributes_without_a_name(entity_id: str) -> Response:
     """``.../attrs`` serves POST (Append) and PATCH (Update) only (6.6.3): any other method,
@@ -400,7 +416,7 @@ async def attributes_without_a_name(entity_id: str) -> Response:
     )
 
 
-@router.patch("/entities/{entity_id:path}/attrs/{attr_id}")
+@router.patch("/entities/{entity_id:id}/attrs/{attr_id}")
 async def partial_attribute_update(
     service: Service,
     tenant: Tenant,
@@ -415,7 +431,7 @@ async def partial_attribute_update(
     return Response(status_code=204)
 
 
-@router.put("/entities/{entity_id:path}/attrs/{attr_id}")
+@router.put("/entities/{entity_id:id}/attrs/{attr_id}")
 async def replace_attribute(
     service: Service, tenant: Tenant, entity_id: str, attr_id: str, body: Json, request: Request
 ) -> Response:
@@ -425,7 +441,7 @@ async def replace_attribute(
     return Response(status_code=204)
 
 
-@router.delete("/entities/{entity_id:path}/attrs/{attr_id}", status_code=204)
+@router.delete("/entities/{entity_id:id}/attrs/{attr_id}", status_code=204)
 async def delete_attribute(
     service: Service,
     tenant: Tenant,
@@ -442,17 +458,20 @@ async def delete_attribute(
     return Response(status_code=204)
 
 
-@router.get("/entities/{entity_id:path}")
-async def retrieve_entity(service: Service, entity_id: str, shape: Shaped) -> Response:
+@router.get("/entities/{entity_id:id}")
+@reads_query(*_shape.query_names)  # type: ignore[attr-defined]
+async def retrieve_entity(request: Request) -> Response:
     """Retrieve Entity (5.7.1; HTTP binding 6.5.3.1; joins 4.5.23); ``local`` changes
     nothing here: one broker, no context sources."""
+    shape = await _shape(request)
+    service: EntityService = request.app.state.entities
     entity = await service.retrieve(
-        shape.tenant, entity_id, shape.ld.compiled, shape.view, shape.join
+        shape.tenant, request.path_params["entity_id"], shape.ld.compiled, shape.view, shape.join
     )
     return _answer(entity, shape.ld, shape.accept, geometry_property=shape.geometry_property)
 
 
-@router.patch("/entities/{entity_id:path}", status_code=204)
+@router.patch("/entities/{entity_id:id}", status_code=204)
 async def merge_entity(
     service: Service, tenant: Tenant, entity_id: str, body: JsonPatch, request: Request
 ) -> Response:
@@ -462,7 +481,7 @@ async def merge_entity(
     return Response(status_code=204)
 
 
-@router.put("/entities/{entity_id:path}", status_code=204)
+@router.put("/entities/{entity_id:id}", status_code=204)
 async def replace_entity(
     service: Service, tenant: Tenant, entity_id: str, body: Json, request: Request
 ) -> Response:
@@ -472,7 +491,7 @@ async def replace_entity(
     return Response(status_code=204)
 
 
-@router.delete("/entities/{entity_id:path}", status_code=204)
+@router.delete("/entities/{entity_id:id}", status_code=204)
 async def delete_entity(service: Service, tenant: Tenant, entity_id: str) -> Response:
     """Delete Entity (5.6.6; HTTP binding 6.5.3.2)."""
     await service.delete(tenant, entity_id)

@@ -120,7 +120,7 @@ async def query_subscriptions(
     return _answer(found, ld, accept, headers, page_links(PATH, offset, limit, total))
 
 
-@router.get("/subscriptions/{subscription_id:path}")
+@router.get("/subscriptions/{subscription_id:id}")
 async def retrieve_subscription(
     service: Service,
     tenant: Tenant,
@@ -138,7 +138,7 @@ async def retrieve_subscription(
     return _answer(found, ld, accept)
 
 
-@router.patch("/subscriptions/{subscription_id:path}", status_code=204)
+@router.patch("/subscriptions/{subscription_id:id}", status_code=204)
 async def update_subscription(
     service: Service,
     tenant: Tenant,
@@ -155,7 +155,7 @@ async def update_subscription(
     return Response(status_code=204)
 
 
-@router.delete("/subscriptions/{subscription_id:path}", status_code=204)
+@router.delete("/subscriptions/{subscription_id:id}", status_code=204)
 async def delete_subscription(
     service: Service, tenant: Tenant, subscription_id: str, owner: Owner
 ) -> Response:

@@ -389,7 +389,7 @@ async def query_temporal_post(
     return _answer(found, ld, accept, status, headers)
 
 
-@router.post("/entities/{entity_id:path}/attrs", status_code=204)
+@router.post("/entities/{entity_id:id}/attrs", status_code=204)
 async def append_temporal(
     service: Service,
     tenant: Tenant,
@@ -405,7 +405,7 @@ async def append_temporal(
     return Response(status_code=204)
 
 
-@router.patch("/entities/{entity_id:path}/attrs/{attr_id}/{instance_id:path}", status_code=204)
+@router.patch("/entities/{entity_id:id}/attrs/{attr_id}/{instance_id:id}", status_code=204)
 async def modify_instance(
     service: Service,
     tenant: Tenant,
@@ -424,7 +424,7 @@ async def modify_instance(
     return Response(status_code=204)
 
 
-@router.delete("/entities/{entity_id:path}/attrs/{attr_id}/{instance_id:path}", status_code=204)
+@router.delete("/entities/{entity_id:id}/attrs/{attr_id}/{instance_id:id}", status_code=204)
 async def delete_instance(
     service: Service,
     tenant: Tenant,
@@ -441,7 +441,7 @@ async def delete_instance(
     return Response(status_code=204)
 
 
-@router.delete("/entities/{entity_id:path}/attrs/{attr_id}", status_code=204)
+@router.delete("/entities/{entity_id:id}/attrs/{attr_id}", status_code=204)
 async def delete_temporal_attribute(
     service: Service,
     tenant: Tenant,
@@ -461,7 +461,7 @@ async def delete_temporal_attribute(
     return Response(status_code=204)
 
 
-@router.get("/entities/{entity_id:path}")
+@router.get("/entities/{entity_id:id}")
 async def retrieve_temporal(service: Service, entity_id: str, read: Read) -> Response:
     """Retrieve Temporal Evolution of an Entity (5.7.3; binding 6.19.3.1); ``local``
     changes nothing: one broker, no context sources."""
@@ -472,7 +472,7 @@ async def retrieve_temporal(service: Service, entity_id: str, read: Read) -> Res
     return _answer(entity, read.ld, read.accept, status, headers)
 
 
-@router.delete("/entities/{entity_id:path}", status_code=204)
+@router.delete("/entities/{entity_id:id}", status_code=204)
 async def delete_temporal(
     service: Service, tenant: Tenant, entity_id: str, local: bool = False
 ) -> Response:
