@@ -96,41 +96,52 @@ CATALOG_MEMBERS = {
     "lifecycleStatus": STRING,
 }
 
-PRODUCT_CATALOG = Kind(
-    CATALOG,
+
+def catalog_kind(
+    name: str,
+    type_name: str,
+    *,
+    required: tuple[str, ...] = ("name",),
+    members: dict[str, str],
+    initial_status: str | None = "In design",
+) -> Kind:
+    """A TMF620 catalogue resource: the common catalogue members, the lifecycle status,
+    ``lastUpdate`` stamped on every write, references kept in the index of reference terms."""
+    return Kind(
+        CATALOG,
+        name,
+        type_name,
+        required=required,
+        members={**CATALOG_MEMBERS, **members},
+        status_member="lifecycleStatus",
+        statuses=LIFECYCLE,
+        initial_status=initial_status,
+        stamps_last_update=True,
+        reference_terms=True,
+    )
+
+
+PRODUCT_CATALOG = catalog_kind(
     "productCatalog",
     "ProductCatalog",
-    required=("name",),
-    members={**CATALOG_MEMBERS, "catalogType": STRING, "relatedParty": ARRAY, "category": ARRAY},
-    status_member="lifecycleStatus",
-    statuses=LIFECYCLE,
-    stamps_last_update=True,
-    reference_terms=True,
+    members={"catalogType": STRING, "relatedParty": ARRAY, "category": ARRAY},
+    initial_status=None,
 )
-CATEGORY = Kind(
-    CATALOG,
+CATEGORY = catalog_kind(
     "category",
     "Category",
-    required=("name",),
     members={
-        **CATALOG_MEMBERS,
         "isRoot": BOOLEAN,
         "parent": OBJECT,
         "productOffering": ARRAY,
         "subCategory": ARRAY,
     },
-    status_member="lifecycleStatus",
-    statuses=LIFECYCLE,
-    stamps_last_update=True,
-    reference_terms=True,
+    initial_status=None,
 )
-PRODUCT_SPECIFICATION = Kind(
-    CATALOG,
+PRODUCT_SPECIFICATION = catalog_kind(
     "productSpecification",
     "ProductSpecification",
-    required=("name",),
     members={
-        **CATALOG_MEMBERS,
         "brand": STRING,
         "isBundle": BOOLEAN,
         "productNumber": STRING,
@@ -142,19 +153,11 @@ PRODUCT_SPECIFICATION = Kind(
         "attachment": ARRAY,
         "policy": ARRAY,
     },
-    status_member="lifecycleStatus",
-    statuses=LIFECYCLE,
-    initial_status="In design",
-    stamps_last_update=True,
-    reference_terms=True,
 )
-PRODUCT_OFFERING = Kind(
-    CATALOG,
+PRODUCT_OFFERING = catalog_kind(
     "productOffering",
     "ProductOffering",
-    required=("name",),
     members={
-        **CATALOG_MEMBERS,
         "isBundle": BOOLEAN,
         "isSellable": BOOLEAN,
         "statusReason": STRING,
@@ -170,19 +173,12 @@ PRODUCT_OFFERING = Kind(
         "dataResource": ARRAY,
         "odrlPolicy": ARRAY,
     },
-    status_member="lifecycleStatus",
-    statuses=LIFECYCLE,
-    initial_status="In design",
-    stamps_last_update=True,
-    reference_terms=True,
 )
-PRODUCT_OFFERING_PRICE = Kind(
-    CATALOG,
+PRODUCT_OFFERING_PRICE = catalog_kind(
     "productOfferingPrice",
     "ProductOfferingPrice",
     required=("name", "priceType"),
     members={
-        **CATALOG_MEMBERS,
         "priceType": STRING,
         "price": OBJECT,
         "percentage": NUMBER,
@@ -193,11 +189,6 @@ PRODUCT_OFFERING_PRICE = Kind(
         "productOfferingTerm": ARRAY,
         "tax": ARRAY,
     },
-    status_member="lifecycleStatus",
-    statuses=LIFECYCLE,
-    initial_status="In design",
-    stamps_last_update=True,
-    reference_terms=True,
 )
 INDIVIDUAL = Kind(
     PARTY,
