@@ -21,7 +21,7 @@ from mims_shared.settings import ServiceSettings
 from mims_shared.telemetry import setup_tracing, shutdown_tracing
 from mims_shared.web.contract import contract_json
 from mims_shared.web.handlers import install_error_handlers
-from mims_shared.web.lean import REQUEST_CHECKS
+from mims_shared.web.lean import REQUEST_CHECKS, install_lean_dispatch
 from mims_shared.web.middleware import RequestContextMiddleware, StripTrailingSlashMiddleware
 from mims_shared.web.problems import Renderer
 
@@ -83,6 +83,7 @@ def build_app(
 
     for router in routers:
         app.include_router(router, dependencies=[Depends(check) for check in REQUEST_CHECKS])
+    install_lean_dispatch(app.router)
 
     app.add_middleware(RequestContextMiddleware, tracer=tracer, log_access=settings.access_log)
     if strip_trailing_slash:
