@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
+from starlette.requests import Request
 
-from mims_shared.web.body import contains_nul, json_depth_exceeds, media_type_of
+from mims_shared.errors import InvalidRequest
+from mims_shared.web.body import contains_nul, json_depth_exceeds, media_type_of, read_json
 
 
 @pytest.mark.parametrize(
@@ -58,3 +61,34 @@ def test_json_depth(value: Any, limit: int, exceeds: bool) -> None:
 )
 def test_contains_nul(value: Any, found: bool) -> None:
     assert contains_nul(value) is found
+
+
+def _request(body: bytes) -> Request:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/",
+        "headers": [(b"content-type", b"application/json")],
+    }
+    return Request(scope, receive)
+
+
+@pytest.mark.parametrize(
+    ("body", "refused"),
+    [
+        (nest(4), False),
+        (nest(5), True),
+        ({"a": "[[[[[[[[{{{{{{{{"}, False),  # brackets in strings count, nesting does not
+        ([["[", "{"], ["[[", "{{"]], False),
+    ],
+)
+async def test_read_json_refuses_only_what_nests_too_deep(body: Any, refused: bool) -> None:
+    raw = orjson.dumps(body)
+    if refused:
+        with pytest.raises(InvalidRequest, match="nests deeper than 4"):
+            await read_json(_request(raw), max_bytes=10_000, max_depth=4)
+    else:
+        assert await read_json(_request(raw), max_bytes=10_000, max_depth=4) == body

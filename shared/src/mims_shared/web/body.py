@@ -108,7 +108,10 @@ async def read_json(
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise e.InvalidRequest(f"The request body is not valid JSON: {exc}") from None
-    if json_depth_exceeds(value, max_depth):
+    # Each level of nesting opens with a bracket: with no more brackets in the text (those
+    # inside strings included) than the limit allows, no walk is needed.
+    brackets = raw.count(b"{") + raw.count(b"[")
+    if brackets > max_depth and json_depth_exceeds(value, max_depth):
         raise e.InvalidRequest(f"The request body nests deeper than {max_depth} levels")
     # In JSON text a NUL can only appear escaped; look closer only when the escape is there.
     if b"\\u0000" in raw and contains_nul(value):
