@@ -22,6 +22,7 @@ from pathlib import Path
 import asyncpg
 
 from bench import catalogue, marketplace, temporal
+from bench.databases import drop_databases
 from bench.gateway import GATEWAY_ENV, gateway_scenarios, token, with_token
 from bench.loadgen import Result, run
 from bench.mim2 import mim2_scenarios
@@ -296,15 +297,17 @@ def main() -> int:
         baseline.terminate()
         baseline.wait(10)
         stack.stop()
+        # The run's databases go with it (a 100k-entity broker with its history is gigabytes).
+        asyncio.run(drop_databases([*urls.values(), baseline_url]))
         if embedded is not None and embedded.started_here:
             embedded.stop()
 
     print(f"\n{'scenario':46} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7} {'ratio':>7}")
-    for name, r in results.items():
-        ratio = "" if r["ratio"] is None else f"{r['ratio']:.3f}"
-        p50 = "" if r["p50_ms"] is None else r["p50_ms"]
-        p95 = "" if r["p95_ms"] is None else r["p95_ms"]
-        print(f"{name:46} {r['rps']:>9} {p50:>8} {p95:>8} {r['errors']:>7} {ratio:>7}")
+    for name, shown in results.items():
+        ratio = "" if shown["ratio"] is None else f"{shown['ratio']:.3f}"
+        p50 = "" if shown["p50_ms"] is None else shown["p50_ms"]
+        p95 = "" if shown["p95_ms"] is None else shown["p95_ms"]
+        print(f"{name:46} {shown['rps']:>9} {p50:>8} {p95:>8} {shown['errors']:>7} {ratio:>7}")
     print(
         "\nratio: to the baseline doing the same database work (gateway: to the broker direct; "
         "MIM2: to validation off)"

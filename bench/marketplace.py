@@ -19,6 +19,7 @@ import asyncpg
 import httpx
 import orjson
 
+from bench.databases import drop_databases
 from bench.loadgen import Result, cpu_seconds, run
 from mims_shared.db import jsonb, libpq_url
 
@@ -285,18 +286,6 @@ def scenarios(
     return results
 
 
-async def _drop(urls: list[str]) -> None:
-    """Drop the databases this run created (and only those)."""
-    from mims_shared.db import database_name, maintenance_url
-
-    conn = await asyncpg.connect(maintenance_url(urls[0]))
-    try:
-        for url in urls:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 def main() -> int:
     """``python -m bench.marketplace``: only these scenarios, on a stack of their own."""
     import argparse
@@ -331,7 +320,7 @@ def main() -> int:
         )
     finally:
         stack.stop()
-        asyncio.run(_drop(list(urls.values())))
+        asyncio.run(drop_databases(list(urls.values())))
         if embedded is not None and embedded.started_here:
             embedded.stop()
     print(f"{'scenario':46} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}")

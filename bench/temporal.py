@@ -25,9 +25,10 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bench.databases import drop_databases
 from bench.loadgen import Result, run
 from conftest import free_port
-from mims_shared.db import libpq_url, maintenance_url
+from mims_shared.db import libpq_url
 from mims_stack.database import prepare
 from mims_stack.services import spec
 from mims_stack.supervisor import service_env, start_service, wait_ready
@@ -83,16 +84,6 @@ async def _load_history(url: str) -> None:
             INSTANCES,
         )
         await conn.execute("ANALYZE attr_instance")
-    finally:
-        await conn.close()
-
-
-async def _drop(urls: list[str]) -> None:
-    conn = await asyncpg.connect(maintenance_url(urls[0]))
-    try:
-        for url in urls:
-            name = url.rsplit("/", 1)[-1].split("?")[0]
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
 
@@ -196,7 +187,7 @@ def scenarios(pg_url: str, duration: float, connections: int) -> dict[str, dict[
         for proc in procs.values():
             proc.terminate()
             proc.wait(10)
-        asyncio.run(_drop(list(urls.values())))
+        asyncio.run(drop_databases(list(urls.values())))
 
 
 def main(duration: float, connections: int) -> int:
