@@ -69,9 +69,9 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         render=render_problem_json,
         lifespan=lifespan,
         routers=[
+            ckan_router,
             records_router,
             documents_router,
-            ckan_router,
             harvest_router,
             vocabularies_router,
         ],
