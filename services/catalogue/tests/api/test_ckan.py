@@ -189,3 +189,17 @@ async def test_cached_results_follow_every_change(client: httpx.AsyncClient) -> 
     assert (await client.put(url, json=policy)).status_code == 201
     after = (await action(client, "package_search", q=word)).json()["result"]["results"][0]
     assert after["metadata_modified"] > before
+
+
+@pytest.mark.parametrize("prefix", ["/api/3/action", "/api/action"])
+async def test_action_routes_refuse_what_every_route_refuses(
+    client: httpx.AsyncClient, prefix: str
+) -> None:
+    nul = await client.get(f"{prefix}/package_search", params={"q": "a\x00b"})
+    assert nul.status_code == 400
+    assert nul.headers["content-type"].startswith("application/problem+json")
+    assert "NUL" in nul.json()["detail"]
+    put = await client.put(f"{prefix}/package_search", json={})
+    assert put.status_code == 405 and set(put.headers["allow"].split(", ")) >= {"GET", "POST"}
+    ok = await client.get(f"{prefix}/status_show")
+    assert ok.status_code == 200 and ok.json()["success"] is True
