@@ -10,6 +10,7 @@ import functools
 import random
 from typing import Any
 
+import numpy as np
 import pytest
 
 from catalogue.ckan import tsquery
@@ -204,3 +205,21 @@ def test_tsquery_text(text: str, tree: str) -> None:
 def test_tsquery_the_index_leaves_to_postgresql(text: str) -> None:
     with pytest.raises(tsquery.Unsupported):
         tsquery.parse(text)
+
+
+def test_facet_counts_with_many_values() -> None:
+    """More values than a byte holds: the matrix of values per dataset is wider."""
+    index = SearchIndex(0, COLUMNS)
+    for n in range(300):
+        tags = [f"t{n:03d}", "shared"] if n % 2 else [f"t{n:03d}"]
+        index.add(Doc(f"d{n:03d}", n, n, "", ["w"], [1.0], {"tags": tags}))
+    index.finish(1)
+    index.compact()
+    grid = index.facets["tags"].grid
+    assert grid is not None and grid.dtype == np.uint16
+    q = Query(has_text=True, text=tsquery.parse("'w'"), filters={"tags": ["shared"]})
+    got = index.search(
+        q, order=[("id", True)], start=0, rows=2, facets=["tags"], facet_limit=4, facet_mincount=1
+    )
+    assert got.total == 150 and got.page == ["d299", "d297"]
+    assert got.facets["tags"] == [("shared", 150), ("t001", 1), ("t003", 1), ("t005", 1)]

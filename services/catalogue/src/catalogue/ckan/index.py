@@ -31,6 +31,7 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +40,8 @@ from catalogue.ckan import tsquery
 
 Mask = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]
+#: per-slot columns read at random by a search, kept narrow (fewer cache lines touched)
+Narrow = npt.NDArray[np.integer[Any]]
 
 #: PostgreSQL's default ``ts_rank`` weights of the labels D, C, B, A (12.3.3), in tenths:
 #: whole numbers add up exactly, so equal relevance compares equal.
@@ -127,7 +130,7 @@ class _Facet:
         self.flat: Ints = np.empty(0, np.int64)
         # the same, one row per slot: code + 1 of each value, 0 after the last one (None
         # when a few slots with many values would make it much larger than ``flat``)
-        self.grid: npt.NDArray[np.int32] | None = None
+        self.grid: Narrow | None = None
         self.extra: list[list[int]] = []  # appended slots, from slot len(offsets) - 1
 
     def code(self, value: str) -> int:
@@ -155,14 +158,19 @@ class _Facet:
         return counts
 
 
-def _grid(offsets: Ints, flat: Ints) -> npt.NDArray[np.int32] | None:
+def _narrow(top: int) -> type[np.uint8] | type[np.uint16] | type[np.int32]:
+    """The narrowest type that holds 0..``top``."""
+    return np.uint8 if top < 1 << 8 else np.uint16 if top < 1 << 16 else np.int32
+
+
+def _grid(offsets: Ints, flat: Ints, values: int) -> Narrow | None:
     """The values of every slot as the rows of a matrix (see :attr:`_Facet.grid`)."""
     n = len(offsets) - 1
     lengths = np.diff(offsets)
     width = int(lengths.max()) if n else 0
     if n * width > 2 * len(flat) + n:
         return None
-    grid = np.zeros((n, max(1, width)), np.int32)
+    grid: Narrow = np.zeros((n, max(1, width)), _narrow(values))
     rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
     columns = np.arange(len(flat), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
     grid[rows, columns] = flat[: offsets[-1]] + 1
@@ -220,7 +228,7 @@ class SearchIndex:
         # compacted ids and titles, sorted and distinct, for the sort keys of appended slots
         self._sorted_ids: list[str] = []
         self._sorted_titles: list[str] = []
-        self._ranks: dict[tuple[tuple[str, bool], ...], Ints] = {}
+        self._ranks: dict[tuple[tuple[str, bool], ...], npt.NDArray[np.int32]] = {}
 
     # --- writing -------------------------------------------------------------------------
 
@@ -452,7 +460,7 @@ class SearchIndex:
         key: Ints = getattr(self, column)
         return key
 
-    def _rank(self, order: tuple[tuple[str, bool], ...]) -> Ints:
+    def _rank(self, order: tuple[tuple[str, bool], ...]) -> npt.NDArray[np.int32]:
         """The rank of every compacted slot in ``order`` (static columns), ties by name:
         computed once per compaction, then a page sorts one integer per match."""
         found = self._ranks.get(order)
@@ -462,8 +470,8 @@ class SearchIndex:
             signed = [-k if desc else k for k, (_, desc) in zip(keys, order, strict=True)]
             # lexsort is stable and slots are numbered by name: ties stay in name order
             ranked = np.lexsort(tuple(reversed(signed)))
-            found = np.empty(n, np.int64)
-            found[ranked] = np.arange(n, dtype=np.int64)
+            found = np.empty(n, np.int32)
+            found[ranked] = np.arange(n, dtype=np.int32)
             if len(self._ranks) >= 16:
                 self._ranks.clear()
             self._ranks[order] = found
@@ -476,7 +484,8 @@ class SearchIndex:
         # of tenths) above the rank of the static columns.
         by_score = order[0][0] == "score"
         rest = tuple(order[1:] if by_score else order)
-        key = self._rank(rest)[matched] if rest else matched.astype(np.int64)
+        key: Ints | npt.NDArray[np.int32]
+        key = self._rank(rest)[matched] if rest else matched
         if by_score:
             score = np.rint(self._score(q.text if q.has_text else None)[matched]).astype(np.int64)
             key = (-score if order[0][1] else score) * (1 << 32) + key
@@ -525,7 +534,7 @@ def _compact_facet(facet: _Facet, remap: Ints, old: Ints) -> None:
     flat = np.concatenate([facet.flat[: facet.offsets[-1]], *appended])
     facet.flat = _gather(offsets, flat, old)
     facet.offsets = np.concatenate((np.zeros(1, np.int64), np.cumsum(lengths[old])))
-    facet.grid = _grid(facet.offsets, facet.flat)
+    facet.grid = _grid(facet.offsets, facet.flat, len(facet.values))
     facet.extra = []
     for p in facet.postings:
         slots, _ = p.arrays()
