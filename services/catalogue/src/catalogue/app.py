@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from catalogue import __version__
+from catalogue.ckan.router import ActionEdge, action_of
 from catalogue.ckan.router import router as ckan_router
 from catalogue.ckan.service import CkanService
 from catalogue.documents.router import router as documents_router
@@ -20,8 +22,23 @@ from catalogue.settings import MIGRATIONS, CatalogueSettings
 from catalogue.vocabularies.router import router as vocabularies_router
 from mims_shared.health import Readiness
 from mims_shared.settings import open_database
+from mims_shared.telemetry import setup_tracing
 from mims_shared.web.factory import build_app
 from mims_shared.web.formats import render_problem_json
+from mims_shared.web.middleware import RequestContextMiddleware
+
+
+class CatalogueApp(FastAPI):
+    """The CKAN actions (GET and POST on ``/api/3/action/...``, ``/api/action/...``) are
+    served by :attr:`edge`; every other request goes through FastAPI as usual."""
+
+    edge: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.edge is not None and action_of(scope) is not None:
+            await self.edge(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
@@ -61,7 +78,7 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
             await app.state.ckan.index.close()
             await db.dispose()
 
-    return build_app(
+    app = build_app(
         settings,
         contract="catalogue",
         title="MIMs catalogue (DCAT-AP 3)",
@@ -69,10 +86,16 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         render=render_problem_json,
         lifespan=lifespan,
         routers=[
+            ckan_router,
             records_router,
             documents_router,
-            ckan_router,
             harvest_router,
             vocabularies_router,
         ],
+        app_class=CatalogueApp,
     )
+    assert isinstance(app, CatalogueApp)
+    app.edge = RequestContextMiddleware(
+        ActionEdge(app), tracer=setup_tracing(settings.service_name), log_access=settings.access_log
+    )
+    return app

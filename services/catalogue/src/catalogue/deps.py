@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from catalogue.ckan.service import CkanService
 from catalogue.documents.service import DocumentService
 from catalogue.harvest.service import HarvestService
 from catalogue.records.service import RecordService
@@ -30,14 +29,6 @@ async def _documents(request: Request) -> DocumentService:
 
 
 Documents = Annotated[DocumentService, Depends(_documents)]
-
-
-async def _ckan(request: Request) -> CkanService:
-    service: CkanService = request.app.state.ckan
-    return service
-
-
-Ckan = Annotated[CkanService, Depends(_ckan)]
 
 
 async def _harvest(request: Request) -> HarvestService:

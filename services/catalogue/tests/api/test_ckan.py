@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import httpx
 import pytest
 
+from catalogue.app import CatalogueApp, create_app
+from catalogue.ckan.service import CkanService
+from mims_shared.errors import ServiceUnavailable
+
 from .helpers import city, post, uid
+
+_JSON = {"Content-Type": "application/json"}
 
 
 async def action(client: httpx.AsyncClient, name: str, **params: object) -> httpx.Response:
@@ -189,3 +198,65 @@ async def test_cached_results_follow_every_change(client: httpx.AsyncClient) -> 
     assert (await client.put(url, json=policy)).status_code == 201
     after = (await action(client, "package_search", q=word)).json()["result"]["results"][0]
     assert after["metadata_modified"] > before
+
+
+@pytest.mark.parametrize("prefix", ["/api/3/action", "/api/action"])
+async def test_action_routes_refuse_what_every_route_refuses(
+    client: httpx.AsyncClient, prefix: str
+) -> None:
+    nul = await client.get(f"{prefix}/package_search", params={"q": "a\x00b"})
+    assert nul.status_code == 400
+    assert nul.headers["content-type"].startswith("application/problem+json")
+    assert "NUL" in nul.json()["detail"]
+    put = await client.put(f"{prefix}/package_search", json={})
+    assert put.status_code == 405 and set(put.headers["allow"].split(", ")) >= {"GET", "POST"}
+    ok = await client.get(f"{prefix}/status_show")
+    assert ok.status_code == 200 and ok.json()["success"] is True
+
+
+async def test_the_action_edge_answers_as_the_routes_do(
+    settings_for: Callable[..., object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GET and POST on the action paths skip FastAPI's stack: every answer, failures
+    included, is what the routes behind it give."""
+    app = create_app(settings_for("catalogue"))  # type: ignore[arg-type]
+    assert isinstance(app, CatalogueApp)
+    edge = app.edge
+    requests: list[tuple[str, str, dict[str, Any]]] = [
+        ("GET", "/api/3/action/status_show", {}),
+        ("GET", "/api/action/package_search", {"params": {"q": "zebra", "rows": 2}}),
+        ("POST", "/api/3/action/package_search", {"json": {"rows": 1, "facet": "false"}}),
+        ("GET", "/api/3/action/package_search", {"params": {"rows": "ten"}}),
+        ("GET", "/api/3/action/package_delete", {}),
+        ("GET", "/api/3/action/package_search", {"params": {"q": "a\x00b"}}),
+        ("POST", "/api/3/action/package_search", {"content": b"{", "headers": _JSON}),
+        ("GET", "/api/3/action/package_search", {"params": {"q": "crash"}}),
+        ("GET", "/api/3/action/package_search", {"params": {"q": "down"}}),
+    ]
+
+    async def failing(self: CkanService, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("q") == "crash":
+            raise RuntimeError("boom")
+        if params.get("q") == "down":
+            raise ServiceUnavailable("The database cannot be reached")
+        return await search(self, params)
+
+    search = CkanService.package_search
+    monkeypatch.setattr(CkanService, "package_search", failing)
+    async with app.router.lifespan_context(app):
+        assert await app.state.ckan.index.ready()
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answers = []
+            for through in (edge, None):
+                app.edge = through
+                answers.append(
+                    [await client.request(method, url, **kw) for method, url, kw in requests]
+                )
+    for (method, url, kw), edged, routed in zip(requests, *answers, strict=True):
+        label = (method, url, kw)
+        assert edged.status_code == routed.status_code, label
+        assert edged.headers["content-type"] == routed.headers["content-type"], label
+        assert edged.content == routed.content, label
+        assert edged.headers["x-request-id"], label  # (the routes' 500 has none)
+    assert [a.status_code for a in answers[0]] == [200, 200, 200, 409, 400, 400, 409, 500, 503]

@@ -16,8 +16,9 @@ import pytest
 
 from bench.catalogue import FORMATS, THEMES, WORDS, load
 from catalogue.app import create_app
+from catalogue.ckan import repository
 from catalogue.ckan.service import CkanService
-from catalogue.dcat.ckan import FACETS
+from catalogue.dcat.ckan import FACETS, parse_search
 from conftest import serve
 from mims_shared.db import libpq_url
 
@@ -241,4 +242,31 @@ async def test_pruned_changes_rebuild_the_index(
         await _compare(client, dsn, _queries(3, 20))
     finally:
         await conn.execute("UPDATE catalogue_version SET pruned = 0")
+        await conn.close()
+
+
+async def test_the_sql_search_leaves_the_connection_planning_as_before(dsn: str) -> None:
+    """The SQL search plans itself for its parameters and leaves the pooled connection as
+    it found it (else every later page statement on it would be planned afresh)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        total, results, facets = await repository.search(
+            conn,
+            parse_search(WORDS[0], None),
+            lang="simple",
+            rows=3,
+            start=0,
+            order=[("score", True), ("modified", True)],
+            facets=["groups"],
+            facet_limit=5,
+            facet_mincount=1,
+        )
+        want = await conn.fetchval(
+            "SELECT count(*) FROM record WHERE kind = 'dataset' "
+            "AND tsv @@ websearch_to_tsquery('simple', $1)",
+            WORDS[0],
+        )
+        assert total == want > 0 and len(results) == 3 and facets["groups"]
+        assert await conn.fetchval("SHOW plan_cache_mode") == "auto"
+    finally:
         await conn.close()

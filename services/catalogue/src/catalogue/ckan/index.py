@@ -12,9 +12,12 @@ answer from a state older than the one they have read.
 
 Layout, per dataset slot: a boolean ``alive`` mask, stamps as integer microseconds, sort keys
 for ``title_string``/``name`` as floats. Per lexeme and per facet value, postings (the
-slots that hold it; weights for lexemes). Per facet, the values of every slot in
-compressed-row form, so counting the facets of a match costs the values of the matching
-datasets only (NumPy ``bincount``), whatever the number of distinct values. A changed dataset
+slots that hold it, ascending; weights for lexemes). Per facet, the values of every slot
+in compressed-row form and, unless a few slots have many values, as a matrix of one row per
+slot, so counting the facets of a match is one gather of its rows and one NumPy
+``bincount``, whatever the number of distinct values. A search whose text is a conjunction
+of words (or has filters) starts from the shortest postings list and checks the other
+conditions on its slots only; other searches evaluate masks of every slot. A changed dataset
 gets a new slot (the old one is only marked dead), so a write appends and never rewrites
 arrays; :meth:`SearchIndex.compact` renumbers the live datasets in ``name`` order once the
 appended part has grown (slots of the compacted part are then their own ``name`` order).
@@ -28,6 +31,7 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +40,8 @@ from catalogue.ckan import tsquery
 
 Mask = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]
+#: per-slot columns read at random by a search, kept narrow (fewer cache lines touched)
+Narrow = npt.NDArray[np.integer[Any]]
 
 #: PostgreSQL's default ``ts_rank`` weights of the labels D, C, B, A (12.3.3), in tenths:
 #: whole numbers add up exactly, so equal relevance compares equal.
@@ -122,6 +128,9 @@ class _Facet:
         # compacted part: values of slot s are codes[offsets[s]:offsets[s + 1]]
         self.offsets: Ints = np.zeros(1, np.int64)
         self.flat: Ints = np.empty(0, np.int64)
+        # the same, one row per slot: code + 1 of each value, 0 after the last one (None
+        # when a few slots with many values would make it much larger than ``flat``)
+        self.grid: Narrow | None = None
         self.extra: list[list[int]] = []  # appended slots, from slot len(offsets) - 1
 
     def code(self, value: str) -> int:
@@ -135,12 +144,60 @@ class _Facet:
     def count(self, matched: Ints, frozen: int) -> Ints:
         """Occurrences of every value code among the ``matched`` slots (sorted)."""
         cut = int(np.searchsorted(matched, frozen))
-        codes = _gather(self.offsets, self.flat, matched[:cut])
-        counts = np.bincount(codes, minlength=len(self.values)).astype(np.int64)
+        counts: Ints
+        if self.grid is not None:
+            # one gather of whole rows and one bincount; bin 0 counts the padding
+            rows = np.take(self.grid, matched[:cut], axis=0)
+            counts = np.bincount(rows.ravel(), minlength=len(self.values) + 1)[1:]
+        else:
+            codes = _gather(self.offsets, self.flat, matched[:cut])
+            counts = np.bincount(codes, minlength=len(self.values))
         for slot in matched[cut:].tolist():
             for c in self.extra[slot - frozen]:
                 counts[c] += 1
         return counts
+
+
+def _narrow(top: int) -> type[np.uint8] | type[np.uint16] | type[np.int32]:
+    """The narrowest type that holds 0..``top``."""
+    return np.uint8 if top < 1 << 8 else np.uint16 if top < 1 << 16 else np.int32
+
+
+def _grid(offsets: Ints, flat: Ints, values: int) -> Narrow | None:
+    """The values of every slot as the rows of a matrix (see :attr:`_Facet.grid`)."""
+    n = len(offsets) - 1
+    lengths = np.diff(offsets)
+    width = int(lengths.max()) if n else 0
+    if n * width > 2 * len(flat) + n:
+        return None
+    grid: Narrow = np.zeros((n, max(1, width)), _narrow(values))
+    rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    columns = np.arange(len(flat), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+    grid[rows, columns] = flat[: offsets[-1]] + 1
+    return grid
+
+
+def _member(slots: Ints, postings: Ints, size: int) -> Mask:
+    """Which of ``slots`` are among ``postings``."""
+    mask = np.zeros(size, np.bool_)
+    mask[postings] = True
+    found: Mask = mask[slots]
+    return found
+
+
+def _conjuncts(node: tsquery.Node, plus: list[str], minus: list[str]) -> bool:
+    """Collect the words and negated words of a conjunction; False for other trees."""
+    if isinstance(node, tsquery.Term):
+        plus.append(node.lexeme)
+        return True
+    if isinstance(node, tsquery.Not):
+        if isinstance(node.arg, tsquery.Term):
+            minus.append(node.arg.lexeme)
+            return True
+        return False
+    if isinstance(node, tsquery.And):
+        return _conjuncts(node.left, plus, minus) and _conjuncts(node.right, plus, minus)
+    return False
 
 
 def _gather(offsets: Ints, flat: Ints, slots: Ints) -> Ints:
@@ -171,7 +228,7 @@ class SearchIndex:
         # compacted ids and titles, sorted and distinct, for the sort keys of appended slots
         self._sorted_ids: list[str] = []
         self._sorted_titles: list[str] = []
-        self._ranks: dict[tuple[tuple[str, bool], ...], Ints] = {}
+        self._ranks: dict[tuple[tuple[str, bool], ...], npt.NDArray[np.int32]] = {}
 
     # --- writing -------------------------------------------------------------------------
 
@@ -259,7 +316,9 @@ class SearchIndex:
             if not keep.any():
                 del self.terms[lexeme]
                 continue
-            p.base, p.base_w = new[keep], weights[keep]
+            # in slot order, as every postings list (appended slots come after)
+            ordered = np.argsort(new[keep], kind="stable")
+            p.base, p.base_w = new[keep][ordered], weights[keep][ordered]
             p.extra, p.extra_w, p._cache = [], [], None
         for facet in self.facets.values():
             _compact_facet(facet, remap, old)
@@ -318,6 +377,51 @@ class SearchIndex:
             mask &= self.modified[: self._size] <= q.modified_to
         return mask
 
+    def matched(self, q: Query) -> Ints:
+        """The slots that match ``q``, ascending."""
+        found = self._conjunction(q)
+        return np.flatnonzero(self.match(q)) if found is None else found
+
+    def _conjunction(self, q: Query) -> Ints | None:
+        """The matches of a query whose text is a conjunction of words and negated words,
+        with at least one word or filter value: the other conditions are checked on the
+        slots of the shortest postings list only. None for other queries."""
+        plus: list[str] = []
+        minus: list[str] = []
+        if q.has_text and (q.text is None or not _conjuncts(q.text, plus, minus)):
+            return None
+        lists: list[_Postings | None] = [self.terms.get(t) for t in plus]
+        for column, values in q.filters.items():
+            facet = self.facets[column]
+            for v in values:
+                code = facet.codes.get(v)
+                lists.append(None if code is None else facet.postings[code])
+        if not lists:
+            return None
+        arrays = [p.arrays()[0] if p is not None else None for p in lists]
+        if any(a is None for a in arrays):
+            return np.empty(0, np.int64)
+        present = [a for a in arrays if a is not None]
+        present.sort(key=len)
+        found: Ints = present[0][self.alive[present[0]]]
+        for other in present[1:]:
+            found = found[_member(found, other, self._size)]
+        absent = [self.terms.get(t) for t in minus]
+        for column, values in q.excludes.items():
+            facet = self.facets[column]
+            absent += [facet.postings[facet.codes[v]] for v in values if v in facet.codes]
+        for p in absent:
+            if p is not None:
+                found = found[~_member(found, p.arrays()[0], self._size)]
+        if q.ids is not None:
+            wanted = np.array([self.slot[i] for i in q.ids if i in self.slot], np.int64)
+            found = found[_member(found, wanted, self._size)]
+        if q.modified_from is not None:
+            found = found[self.modified[found] >= q.modified_from]
+        if q.modified_to is not None:
+            found = found[self.modified[found] <= q.modified_to]
+        return found
+
     def search(
         self,
         q: Query,
@@ -335,7 +439,7 @@ class SearchIndex:
         ``title_sort`` and ``id``; ties are broken by ``id`` as in the SQL search. Facet
         values are ordered by count (descending), then value, as Solr's ``facet.sort=count``.
         """
-        matched = np.flatnonzero(self.match(q))
+        matched = self.matched(q)
         total = len(matched)
         page: list[str] = []
         if rows > 0 and start < total:
@@ -356,7 +460,7 @@ class SearchIndex:
         key: Ints = getattr(self, column)
         return key
 
-    def _rank(self, order: tuple[tuple[str, bool], ...]) -> Ints:
+    def _rank(self, order: tuple[tuple[str, bool], ...]) -> npt.NDArray[np.int32]:
         """The rank of every compacted slot in ``order`` (static columns), ties by name:
         computed once per compaction, then a page sorts one integer per match."""
         found = self._ranks.get(order)
@@ -366,8 +470,8 @@ class SearchIndex:
             signed = [-k if desc else k for k, (_, desc) in zip(keys, order, strict=True)]
             # lexsort is stable and slots are numbered by name: ties stay in name order
             ranked = np.lexsort(tuple(reversed(signed)))
-            found = np.empty(n, np.int64)
-            found[ranked] = np.arange(n, dtype=np.int64)
+            found = np.empty(n, np.int32)
+            found[ranked] = np.arange(n, dtype=np.int32)
             if len(self._ranks) >= 16:
                 self._ranks.clear()
             self._ranks[order] = found
@@ -380,7 +484,8 @@ class SearchIndex:
         # of tenths) above the rank of the static columns.
         by_score = order[0][0] == "score"
         rest = tuple(order[1:] if by_score else order)
-        key = self._rank(rest)[matched] if rest else matched.astype(np.int64)
+        key: Ints | npt.NDArray[np.int32]
+        key = self._rank(rest)[matched] if rest else matched
         if by_score:
             score = np.rint(self._score(q.text if q.has_text else None)[matched]).astype(np.int64)
             key = (-score if order[0][1] else score) * (1 << 32) + key
@@ -429,6 +534,7 @@ def _compact_facet(facet: _Facet, remap: Ints, old: Ints) -> None:
     flat = np.concatenate([facet.flat[: facet.offsets[-1]], *appended])
     facet.flat = _gather(offsets, flat, old)
     facet.offsets = np.concatenate((np.zeros(1, np.int64), np.cumsum(lengths[old])))
+    facet.grid = _grid(facet.offsets, facet.flat, len(facet.values))
     facet.extra = []
     for p in facet.postings:
         slots, _ = p.arrays()

@@ -1,20 +1,31 @@
 """The CKAN action API (CKAN 2.10 API guide, "Making an API request"): every action by
 GET with query parameters or by POST with a JSON body, answered in CKAN's envelope
 (``help``, ``success``, ``result`` or ``error``) so CKAN clients and harvesters read it
-unchanged. ``/api/action/...`` is the unversioned alias CKAN also serves."""
+unchanged. ``/api/action/...`` is the unversioned alias CKAN also serves.
+
+An action reads its parameters itself (CKAN's own checks and error envelope), so FastAPI's
+routing, dependency solving and middleware would only add cost to the hottest read of
+the catalogue: GET and POST on the action paths are served by :class:`ActionEdge` inside
+the request context alone (request id, trace, access log), failures rendered by the
+application's own exception handlers; the two routes below answer the other methods (405)
+and serve the actions when the edge is not installed."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
+from starlette.applications import Starlette
 from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
+from catalogue.ckan.service import CkanService
 from catalogue.dcat.ckan import CkanError, validation_error
-from catalogue.deps import Ckan
 from mims_shared.errors import DomainError, PayloadTooLarge, ServiceUnavailable
-from mims_shared.web.body import read_json
+from mims_shared.web.body import read_json, reject_nul_in_url
 from mims_shared.web.problems import status_of
 
 router = APIRouter()
@@ -47,7 +58,7 @@ async def _params(request: Request) -> dict[str, Any]:
     return params
 
 
-async def _action(service: Ckan, request: Request, action: str) -> Response:
+async def _action(service: CkanService, request: Request, action: str) -> Response:
     help_url = f"{service.base}/api/3/action/help_show?name={action}"
     try:
         if action not in ACTIONS:
@@ -66,13 +77,58 @@ async def _action(service: Ckan, request: Request, action: str) -> Response:
     return _envelope({"help": help_url, "success": True, "result": result}, 200)
 
 
-@router.api_route("/api/3/action/{action}", methods=["GET", "POST"])
-async def ckan_action(service: Ckan, request: Request, action: str) -> Response:
-    """A CKAN action (CKAN 2.10 action API, ckan.logic.action.get)."""
-    return await _action(service, request, action)
+async def ckan_action(request: Request) -> Response:
+    """A CKAN action (CKAN 2.10 action API, ckan.logic.action.get), at either path."""
+    await reject_nul_in_url(request)  # what every other route gets as a dependency
+    service: CkanService = request.app.state.ckan
+    return await _action(service, request, request.path_params["action"])
 
 
-@router.api_route("/api/action/{action}", methods=["GET", "POST"])
-async def ckan_action_unversioned(service: Ckan, request: Request, action: str) -> Response:
-    """A CKAN action at the unversioned path CKAN also serves (harvesters use it)."""
-    return await _action(service, request, action)
+_PREFIXES = ("/api/3/action/", "/api/action/")
+
+
+def action_of(scope: Scope) -> str | None:
+    """The action a GET or POST on an action path names (what the routes below match)."""
+    if scope["type"] != "http" or scope["method"] not in ("GET", "POST"):
+        return None
+    path: str = scope["path"]
+    for prefix in _PREFIXES:
+        if path.startswith(prefix):
+            action = path[len(prefix) :]
+            return action if action and "/" not in action else None
+    return None
+
+
+class ActionEdge:
+    """Serves a request :func:`action_of` names, in front of the application's middleware
+    and routing; an exception is answered by the handler the application has for it."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self.app
+        scope["path_params"] = {"action": action_of(scope)}
+        request = Request(scope, receive)
+        try:
+            response = await ckan_action(request)
+        except Exception as exc:
+            handler = next(
+                (
+                    self.app.exception_handlers[c]
+                    for c in type(exc).__mro__
+                    if c in self.app.exception_handlers
+                ),
+                None,
+            )
+            if handler is None:
+                raise
+            answer = handler(request, exc)
+            response = await answer if inspect.isawaitable(answer) else answer
+        await response(scope, receive, send)
+
+
+router.routes.extend(
+    Route(path, ckan_action, methods=["GET", "POST"])
+    for path in ("/api/3/action/{action}", "/api/action/{action}")
+)
