@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from catalogue import __version__
 from catalogue.ckan.router import ActionEdge, action_of
@@ -22,23 +21,9 @@ from catalogue.settings import MIGRATIONS, CatalogueSettings
 from catalogue.vocabularies.router import router as vocabularies_router
 from mims_shared.health import Readiness
 from mims_shared.settings import open_database
-from mims_shared.telemetry import setup_tracing
+from mims_shared.web.edge import EdgeApp, install_edge
 from mims_shared.web.factory import build_app
 from mims_shared.web.formats import render_problem_json
-from mims_shared.web.middleware import RequestContextMiddleware
-
-
-class CatalogueApp(FastAPI):
-    """The CKAN actions (GET and POST on ``/api/3/action/...``, ``/api/action/...``) are
-    served by :attr:`edge`; every other request goes through FastAPI as usual."""
-
-    edge: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.edge is not None and action_of(scope) is not None:
-            await self.edge(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
@@ -92,10 +77,8 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
             harvest_router,
             vocabularies_router,
         ],
-        app_class=CatalogueApp,
+        app_class=EdgeApp,
     )
-    assert isinstance(app, CatalogueApp)
-    app.edge = RequestContextMiddleware(
-        ActionEdge(app), tracer=setup_tracing(settings.service_name), log_access=settings.access_log
-    )
+    # GET and POST on the CKAN action paths: in front of the middleware and routing.
+    install_edge(app, settings, lambda scope: action_of(scope) is not None, ActionEdge(app))
     return app

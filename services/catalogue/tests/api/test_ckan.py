@@ -8,9 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from catalogue.app import CatalogueApp, create_app
+from catalogue.app import create_app
 from catalogue.ckan.service import CkanService
 from mims_shared.errors import ServiceUnavailable
+from mims_shared.web.edge import EdgeApp
 
 from .helpers import city, post, uid
 
@@ -220,7 +221,7 @@ async def test_the_action_edge_answers_as_the_routes_do(
     """GET and POST on the action paths skip FastAPI's stack: every answer, failures
     included, is what the routes behind it give."""
     app = create_app(settings_for("catalogue"))  # type: ignore[arg-type]
-    assert isinstance(app, CatalogueApp)
+    assert isinstance(app, EdgeApp)
     edge = app.edge
     requests: list[tuple[str, str, dict[str, Any]]] = [
         ("GET", "/api/3/action/status_show", {}),

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from starlette.middleware import Middleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from gateway import __version__
 from gateway.clients.router import events as events_router
@@ -28,30 +28,10 @@ from gateway.settings import MIGRATIONS, GatewaySettings
 from mims_shared.health import Readiness
 from mims_shared.http1 import Pool
 from mims_shared.settings import open_database
-from mims_shared.telemetry import http_client, setup_tracing
+from mims_shared.telemetry import http_client
+from mims_shared.web.edge import EdgeApp, install_edge
 from mims_shared.web.factory import build_app
 from mims_shared.web.formats import render_problem_json
-from mims_shared.web.middleware import RequestContextMiddleware
-
-
-class GatewayApp(FastAPI):
-    """A path a service owns is served by the edge inside the request context alone (request
-    id, trace, access log), without the routing and error layers the gateway's own routes
-    need; every other path goes through FastAPI as usual."""
-
-    edge: ASGIApp | None = None
-    holder: dict[str, Any]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        gateway = self.holder.get("gateway") if self.edge is not None else None
-        if (
-            gateway is not None
-            and scope["type"] == "http"
-            and gateway.table.resolve(scope["path"]) is not None
-        ):
-            await self.edge(scope, receive, send)  # type: ignore[misc]
-            return
-        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -154,16 +134,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         lifespan=lifespan,
         routers=[issuer_router, events_router, clients_router, proxy_router],
         openapi_path="/gateway/openapi.json",
-        app_class=GatewayApp,
+        app_class=EdgeApp,
     )
     # Innermost of the middleware: inside the request context (request id, trace, access
     # log), in front of the routes.
     app.user_middleware.append(Middleware(EdgeMiddleware, holder=holder))
-    assert isinstance(app, GatewayApp)
-    app.holder = holder
-    app.edge = RequestContextMiddleware(
-        EdgeMiddleware(app, holder),
-        tracer=setup_tracing(settings.service_name),
-        log_access=settings.access_log,
-    )
+
+    def at_edge(scope: Scope) -> bool:  # a path a service owns: proxied at the edge
+        gateway = holder.get("gateway")
+        return gateway is not None and gateway.table.resolve(scope["path"]) is not None
+
+    install_edge(app, settings, at_edge, EdgeMiddleware(app, holder))
     return app

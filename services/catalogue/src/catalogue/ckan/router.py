@@ -12,12 +12,10 @@ and serve the actions when the edge is not installed."""
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
-from starlette.applications import Starlette
+from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -26,6 +24,7 @@ from catalogue.ckan.service import CkanService
 from catalogue.dcat.ckan import CkanError, validation_error
 from mims_shared.errors import DomainError, PayloadTooLarge, ServiceUnavailable
 from mims_shared.web.body import read_json, reject_nul_in_url
+from mims_shared.web.edge import answer_error
 from mims_shared.web.problems import status_of
 
 router = APIRouter()
@@ -103,7 +102,7 @@ class ActionEdge:
     """Serves a request :func:`action_of` names, in front of the application's middleware
     and routing; an exception is answered by the handler the application has for it."""
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: FastAPI) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -113,18 +112,7 @@ class ActionEdge:
         try:
             response = await ckan_action(request)
         except Exception as exc:
-            handler = next(
-                (
-                    self.app.exception_handlers[c]
-                    for c in type(exc).__mro__
-                    if c in self.app.exception_handlers
-                ),
-                None,
-            )
-            if handler is None:
-                raise
-            answer = handler(request, exc)
-            response = await answer if inspect.isawaitable(answer) else answer
+            response = await answer_error(self.app, request, exc)
         await response(scope, receive, send)
 
 
