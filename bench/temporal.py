@@ -70,9 +70,10 @@ async def _load_history(url: str) -> None:
     try:
         await conn.execute(
             """
-            INSERT INTO attr_instance (tenant, entity_id, attr, at, observed_at, created_at,
+            INSERT INTO attr_instance (entity_key, attr, at, observed_at, created_at,
                                        modified_at, num, inst)
-            SELECT '', $1, $2, m, m, now(), now(), v,
+            SELECT (SELECT key FROM temporal_entity WHERE tenant = '' AND id = $1), $2, m, m,
+                   now(), now(), v,
                    jsonb_build_object('type', 'Property', 'value', v, 'observedAt',
                                       to_char(m AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
             FROM generate_series(1, $3::int - 1) AS g,
