@@ -1,7 +1,8 @@
 """Temporal use cases (ETSI GS CIM 009 V1.8.1, 5.6.11-5.6.16 and 5.7.3-5.7.4).
 
 Where history comes from: every write to the current-state ``entity`` table is recorded by
-the triggers of migrations/0006_history.sql. The temporal API writes instances straight into
+the triggers of migrations/0006_history.sql (as changed by 0010_history_keys.sql: the rows
+refer to the entity's key, instances are numbered). The temporal API writes instances straight into
 the history and, like Stellio, keeps the current state in step: after a temporal write the
 entity exists in ``entity`` with, for each attribute and datasetId, its most recent instance
 (by observedAt). It turns the triggers off for its own transaction, so nothing is recorded
