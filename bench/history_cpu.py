@@ -44,9 +44,7 @@ async def _stored_spot(url: str) -> tuple[list[str], dict[str, Any]]:
     from context_broker.app import create_app
     from context_broker.settings import BrokerSettings
 
-    settings = BrokerSettings(  # type: ignore[call-arg]
-        database_url=url, access_log=False, environment="test"
-    )
+    settings = BrokerSettings(database_url=url, access_log=False, environment="test")
     async with serve(create_app(settings)) as client:
         resp = await client.post(
             "/ngsi-ld/v1/entities", content=entity(0), headers={"Content-Type": "application/json"}
