@@ -1,8 +1,11 @@
-"""SQL for the history (migrations/0006_history.sql): bound statements only.
+"""SQL for the history (migrations/0006_history.sql, 0010_history_keys.sql): bound
+statements only.
 
-``attr_instance`` holds one row per attribute instance, partitioned by ``at``; the column a
-temporal query compares (``at``, ``created_at``, ``modified_at``, ``deleted_at``) comes from
-the fixed map ``TIME_PROPERTIES`` of ngsild/temporal.py, never from the request's text.
+``attr_instance`` holds one row per attribute instance, partitioned by ``at``, under the key
+of its entity (``temporal_entity.key``); the column a temporal query compares (``at``,
+``created_at``, ``modified_at``, ``deleted_at``) comes from the fixed map ``TIME_PROPERTIES``
+of ngsild/temporal.py, never from the request's text. An instance is stored without its
+createdAt and modifiedAt (the columns hold them).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ _COLUMNS = frozenset(TIME_PROPERTIES.values())
 
 @dataclass(slots=True)
 class TemporalEntityRow:
+    key: int  # what attr_instance refers to
     id: str
     types: list[str]
     scopes: list[str] | None
@@ -40,6 +44,30 @@ class InstanceRow:
     deleted_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class InstanceRef:
+    """Which stored instance an instanceId names: a number (``iid``), or the uuid of an
+    instance recorded before migration 0010 (``legacy_id``)."""
+
+    number: int | None = None
+    legacy: str | None = None
+
+    def clause(self, placeholder: str) -> str:
+        if self.number is not None:
+            return f"iid = {placeholder}::bigint AND legacy_id IS NULL"
+        return f"legacy_id = {placeholder}::uuid"
+
+    @property
+    def value(self) -> int | str | None:
+        return self.number if self.number is not None else self.legacy
+
+
+#: The instanceId of a row (after urn:ngsi-ld:Instance:), as text.
+_IID = "CASE WHEN legacy_id IS NULL THEN iid::text ELSE legacy_id::text END"
+#: System members kept in columns, not in the stored instance.
+_SYSTEM = ("createdAt", "modifiedAt")
+
+
 async def history_off(conn: asyncpg.Connection) -> None:
     """The history triggers skip this transaction: the temporal API records its own."""
     await conn.execute("SELECT set_config('mims.history', 'off', true)")
@@ -52,6 +80,7 @@ async def add_partitions(conn: asyncpg.Connection, months_ahead: int) -> int:
 
 def _entity(row: asyncpg.Record) -> TemporalEntityRow:
     return TemporalEntityRow(
+        row["key"],
         row["id"],
         list(row["types"]),
         row["scopes"],
@@ -65,7 +94,8 @@ async def get_entity(
     conn: asyncpg.Connection, tenant: str, eid: str, *, for_update: bool = False
 ) -> TemporalEntityRow | None:
     sql = (
-        "SELECT id, types, scopes, created_at, modified_at, deleted_at FROM temporal_entity "
+        "SELECT key, id, types, scopes, created_at, modified_at, deleted_at "
+        "FROM temporal_entity "
         "WHERE tenant = $1 AND id = $2"
     )
     row = await conn.fetchrow(sql + (" FOR UPDATE" if for_update else ""), tenant, eid)
@@ -76,7 +106,8 @@ async def get_entities(
     conn: asyncpg.Connection, tenant: str, ids: list[str]
 ) -> dict[str, TemporalEntityRow]:
     rows = await conn.fetch(
-        "SELECT id, types, scopes, created_at, modified_at, deleted_at FROM temporal_entity "
+        "SELECT key, id, types, scopes, created_at, modified_at, deleted_at "
+        "FROM temporal_entity "
         "WHERE tenant = $1 AND id = ANY($2::text[])",
         tenant,
         ids,
@@ -91,12 +122,13 @@ async def save_entity(
     types: list[str],
     scopes: list[str] | None,
     now: datetime,
-) -> None:
-    await conn.execute(
+) -> int:
+    """Create or update the entity of the history; its key."""
+    return await conn.fetchval(  # type: ignore[no-any-return]
         "INSERT INTO temporal_entity (tenant, id, types, scopes, created_at, modified_at) "
         "VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (tenant, id) DO UPDATE SET "
         "types = EXCLUDED.types, scopes = EXCLUDED.scopes, modified_at = EXCLUDED.modified_at, "
-        "deleted_at = NULL",
+        "deleted_at = NULL RETURNING key",
         tenant,
         eid,
         types,
@@ -106,7 +138,7 @@ async def save_entity(
 
 
 async def insert_instances(
-    conn: asyncpg.Connection, tenant: str, eid: str, rows: list[InstanceRow], now: datetime
+    conn: asyncpg.Connection, key: int, rows: list[InstanceRow], now: datetime
 ) -> None:
     """Record instances (two statements whatever their number). An instance observed at
     the same time as one recorded (same attribute and datasetId) replaces it."""
@@ -117,57 +149,58 @@ async def insert_instances(
         await conn.execute(
             """
             DELETE FROM attr_instance a
-            USING unnest($3::text[], $4::text[], $5::timestamptz[]) AS u(attr, ds, observed_at)
-            WHERE a.tenant = $1 AND a.entity_id = $2 AND a.attr = u.attr
+            USING unnest($2::text[], $3::text[], $4::timestamptz[]) AS u(attr, ds, observed_at)
+            WHERE a.entity_key = $1 AND a.attr = u.attr
               AND a.dataset_id IS NOT DISTINCT FROM u.ds AND a.at = u.observed_at
               AND a.observed_at = u.observed_at
             """,
-            tenant,
-            eid,
+            key,
             [r.attr for r in observed],
             [r.inst.get("datasetId") for r in observed],
             [r.observed_at for r in observed],
         )
     await conn.execute(
         """
-        INSERT INTO attr_instance (tenant, entity_id, attr, dataset_id, at, observed_at,
+        INSERT INTO attr_instance (entity_key, attr, dataset_id, at, observed_at,
                                    created_at, modified_at, deleted_at, num, inst)
-        SELECT $1, $2, r.attr, r.inst ->> 'datasetId', r.at, r.observed_at, $3, $3,
+        SELECT $1, r.attr, r.inst ->> 'datasetId', r.at, r.observed_at, $2, $2,
                r.deleted_at,
                CASE WHEN jsonb_typeof(r.inst -> 'value') = 'number'
                     THEN (r.inst ->> 'value')::float8 END,
                r.inst
-        FROM unnest($4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
-                    $8::timestamptz[]) AS u(attr, inst_text, at, observed_at, deleted_at)
+        FROM unnest($3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+                    $7::timestamptz[]) AS u(attr, inst_text, at, observed_at, deleted_at)
         CROSS JOIN LATERAL (SELECT u.attr, u.inst_text::jsonb AS inst, u.at, u.observed_at,
                                    u.deleted_at) AS r
         """,
-        tenant,
-        eid,
+        key,
         now,
         [r.attr for r in rows],
-        [orjson.dumps(r.inst).decode() for r in rows],
+        [orjson.dumps(_unstamped(r.inst)).decode() for r in rows],
         [r.at for r in rows],
         [r.observed_at for r in rows],
         [r.deleted_at for r in rows],
     )
 
 
+def _unstamped(inst: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in inst.items() if k not in _SYSTEM}
+
+
 async def delete_entity(conn: asyncpg.Connection, tenant: str, eid: str) -> bool:
     """Forget the whole history of an entity; False when there was none."""
-    await conn.execute(
-        "DELETE FROM attr_instance WHERE tenant = $1 AND entity_id = $2", tenant, eid
+    key = await conn.fetchval(
+        "DELETE FROM temporal_entity WHERE tenant = $1 AND id = $2 RETURNING key", tenant, eid
     )
-    done = await conn.fetchval(
-        "DELETE FROM temporal_entity WHERE tenant = $1 AND id = $2 RETURNING 1", tenant, eid
-    )
-    return done is not None
+    if key is None:
+        return False
+    await conn.execute("DELETE FROM attr_instance WHERE entity_key = $1", key)
+    return True
 
 
 async def delete_attribute(
     conn: asyncpg.Connection,
-    tenant: str,
-    eid: str,
+    key: int,
     attr: str,
     dataset_id: str | None,
     delete_all: bool,
@@ -175,17 +208,13 @@ async def delete_attribute(
     """Forget the instances of an attribute (of one datasetId, or all); how many."""
     if delete_all:
         status = await conn.execute(
-            "DELETE FROM attr_instance WHERE tenant = $1 AND entity_id = $2 AND attr = $3",
-            tenant,
-            eid,
-            attr,
+            "DELETE FROM attr_instance WHERE entity_key = $1 AND attr = $2", key, attr
         )
     else:
         status = await conn.execute(
-            "DELETE FROM attr_instance WHERE tenant = $1 AND entity_id = $2 AND attr = $3 "
-            "AND dataset_id IS NOT DISTINCT FROM $4",
-            tenant,
-            eid,
+            "DELETE FROM attr_instance WHERE entity_key = $1 AND attr = $2 "
+            "AND dataset_id IS NOT DISTINCT FROM $3",
+            key,
             attr,
             dataset_id,
         )
@@ -193,25 +222,24 @@ async def delete_attribute(
 
 
 async def get_instance(
-    conn: asyncpg.Connection, tenant: str, eid: str, attr: str, instance_id: str
-) -> dict[str, Any] | None:
+    conn: asyncpg.Connection, key: int, attr: str, ref: InstanceRef
+) -> tuple[dict[str, Any], datetime] | None:
+    """The stored instance and its createdAt."""
     row = await conn.fetchrow(
-        "SELECT inst FROM attr_instance WHERE tenant = $1 AND entity_id = $2 AND attr = $3 "
-        "AND instance_id = $4::uuid FOR UPDATE",
-        tenant,
-        eid,
+        "SELECT inst, created_at FROM attr_instance WHERE entity_key = $1 AND attr = $2 "  # noqa: S608
+        f"AND {ref.clause('$3')} FOR UPDATE",
+        key,
         attr,
-        instance_id,
+        ref.value,
     )
-    return None if row is None else dict(row["inst"])
+    return None if row is None else (dict(row["inst"]), row["created_at"])
 
 
 async def replace_instance(
     conn: asyncpg.Connection,
-    tenant: str,
-    eid: str,
+    key: int,
     attr: str,
-    instance_id: str,
+    ref: InstanceRef,
     inst: dict[str, Any],
     observed_at: datetime | None,
     now: datetime,
@@ -219,31 +247,31 @@ async def replace_instance(
     """Correct one instance (5.6.14): its members and times; it keeps its instanceId. The
     row moves to another partition when its time changes (PostgreSQL does that)."""
     await conn.execute(
-        "UPDATE attr_instance SET inst = $5::text::jsonb, observed_at = $6, "
-        "at = coalesce($6, at), modified_at = $7, dataset_id = $5::text::jsonb ->> 'datasetId', "
-        "num = CASE WHEN jsonb_typeof($5::text::jsonb -> 'value') = 'number' "
-        "THEN ($5::text::jsonb ->> 'value')::float8 END "
-        "WHERE tenant = $1 AND entity_id = $2 AND attr = $3 AND instance_id = $4::uuid",
-        tenant,
-        eid,
+        "UPDATE attr_instance SET inst = $4::text::jsonb, observed_at = $5, "  # noqa: S608
+        "at = coalesce($5, at), modified_at = $6, dataset_id = $4::text::jsonb ->> 'datasetId', "
+        "num = CASE WHEN jsonb_typeof($4::text::jsonb -> 'value') = 'number' "
+        "THEN ($4::text::jsonb ->> 'value')::float8 END "
+        f"WHERE entity_key = $1 AND attr = $2 AND {ref.clause('$3')}",
+        key,
         attr,
-        instance_id,
-        orjson.dumps(inst).decode(),
+        ref.value,
+        orjson.dumps(_unstamped(inst)).decode(),
         observed_at,
         now,
     )
 
 
 async def delete_instance(
-    conn: asyncpg.Connection, tenant: str, eid: str, attr: str, instance_id: str
+    conn: asyncpg.Connection, tenant: str, eid: str, attr: str, ref: InstanceRef
 ) -> bool:
     done = await conn.fetchval(
-        "DELETE FROM attr_instance WHERE tenant = $1 AND entity_id = $2 AND attr = $3 "
-        "AND instance_id = $4::uuid RETURNING 1",
+        "DELETE FROM attr_instance WHERE entity_key = "  # noqa: S608
+        "(SELECT key FROM temporal_entity WHERE tenant = $1 AND id = $2) AND attr = $3 "
+        f"AND {ref.clause('$4')} RETURNING 1",
         tenant,
         eid,
         attr,
-        instance_id,
+        ref.value,
     )
     return done is not None
 
@@ -252,8 +280,8 @@ async def delete_instance(
 class Selection:
     """Which instances a temporal read wants: entities, attributes, datasetIds, time."""
 
-    tenant: str
-    ids: list[str]
+    #: The entities' keys and ids (temporal_entity), in the order wanted.
+    entities: dict[int, str]
     attrs: list[str] | None
     #: datasetIds to keep (None: the default instance); None: all.
     dataset_ids: frozenset[str | None] | None
@@ -266,8 +294,8 @@ def _where(sel: Selection) -> tuple[str, list[Any], str]:
     column = sel.query.column
     if column not in _COLUMNS:  # the map is fixed; this guards the f-strings below
         raise ValueError(column)
-    args: list[Any] = [sel.tenant, sel.ids]
-    clauses = ["tenant = $1", "entity_id = ANY($2::text[])"]
+    args: list[Any] = [list(sel.entities)]
+    clauses = ["entity_key = ANY($1::bigint[])"]
 
     def arg(value: Any) -> str:
         args.append(value)
@@ -310,22 +338,22 @@ class StoredInstance:
 _SERIES = """
 WITH RECURSIVE pairs(e, a) AS (
     SELECT e, (SELECT attr FROM attr_instance
-               WHERE tenant = $1 AND entity_id = e ORDER BY attr LIMIT 1)
-    FROM unnest($2::text[]) AS e
+               WHERE entity_key = e ORDER BY attr LIMIT 1)
+    FROM unnest($1::bigint[]) AS e
     UNION ALL
     SELECT e, (SELECT attr FROM attr_instance
-               WHERE tenant = $1 AND entity_id = e AND attr > a ORDER BY attr LIMIT 1)
+               WHERE entity_key = e AND attr > a ORDER BY attr LIMIT 1)
     FROM pairs WHERE a IS NOT NULL
 )
 SELECT e, a FROM pairs WHERE a IS NOT NULL
 """
 
 
-async def _pairs(conn: asyncpg.Connection, sel: Selection) -> list[tuple[str, str]]:
-    """(entity, attribute) of the selection: those asked for, or those with history."""
+async def _pairs(conn: asyncpg.Connection, sel: Selection) -> list[tuple[int, str]]:
+    """(entity key, attribute) of the selection: those asked for, or those with history."""
     if sel.attrs is not None:
-        return [(e, a) for e in sel.ids for a in sel.attrs]
-    return [(r["e"], r["a"]) for r in await conn.fetch(_SERIES, sel.tenant, sel.ids)]
+        return [(e, a) for e in sel.entities for a in sel.attrs]
+    return [(r["e"], r["a"]) for r in await conn.fetch(_SERIES, list(sel.entities))]
 
 
 async def read(
@@ -340,7 +368,7 @@ async def read(
     """
     where, args, column = _where(sel)
     cols = (
-        f"entity_id, attr, instance_id::text AS iid, {column} AS moment, created_at, "
+        f"entity_key, attr, {_IID} AS iid, {column} AS moment, created_at, "
         "modified_at, deleted_at, inst"
     )
     n = len(args)
@@ -349,10 +377,10 @@ async def read(
     if sel.query.last_n:
         pairs = await _pairs(conn, sel)
         sql = (
-            f"SELECT x.* FROM unnest(${n + 1}::text[], ${n + 2}::text[]) AS p(e, a) "  # noqa: S608
+            f"SELECT x.* FROM unnest(${n + 1}::bigint[], ${n + 2}::text[]) AS p(e, a) "  # noqa: S608
             f"CROSS JOIN LATERAL (SELECT {cols} FROM attr_instance WHERE {where} "
-            f"AND entity_id = p.e AND attr = p.a ORDER BY {column} DESC LIMIT ${n + 3}) AS x "
-            "ORDER BY entity_id, attr, moment"
+            f"AND entity_key = p.e AND attr = p.a ORDER BY {column} DESC LIMIT ${n + 3}) AS x "
+            "ORDER BY entity_key, attr, moment"
         )
         rows = await conn.fetch(
             sql, *args, [p[0] for p in pairs], [p[1] for p in pairs], sel.query.last_n
@@ -366,10 +394,11 @@ async def read(
             # Instances at the time of the cut are all on this page.
             cut = f"SELECT {cols} FROM attr_instance WHERE {where} AND {column} <= ${n + 1}"  # noqa: S608
             rows = await conn.fetch(cut, *args, rows[limit - 1]["moment"])
-        rows = sorted(rows, key=lambda r: (r["entity_id"], r["attr"], r["moment"]))
+        ids = sel.entities
+        rows = sorted(rows, key=lambda r: (ids[r["entity_key"]], r["attr"], r["moment"]))
     found = [
         StoredInstance(
-            r["entity_id"],
+            sel.entities[r["entity_key"]],
             r["attr"],
             r["iid"],
             r["moment"],
@@ -391,12 +420,12 @@ async def _present(
     n = len(args)
     # Built from constant fragments (see _where); every value is bound.
     sql = (
-        f"SELECT p.e, p.a FROM unnest(${n + 1}::text[], ${n + 2}::text[]) AS p(e, a) "  # noqa: S608
+        f"SELECT p.e, p.a FROM unnest(${n + 1}::bigint[], ${n + 2}::text[]) AS p(e, a) "  # noqa: S608
         f"WHERE EXISTS (SELECT 1 FROM attr_instance WHERE {where} "
-        "AND entity_id = p.e AND attr = p.a)"
+        "AND entity_key = p.e AND attr = p.a)"
     )
     rows = await conn.fetch(sql, *args, [p[0] for p in pairs], [p[1] for p in pairs])
-    return {(r["e"], r["a"]) for r in rows}
+    return {(sel.entities[r["e"]], r["a"]) for r in rows}
 
 
 @dataclass(slots=True)
@@ -446,15 +475,15 @@ async def aggregate(
         return []
     n = len(args)
     first = (
-        f"SELECT p.e, p.a, f.moment, f.kind FROM unnest(${n + 1}::text[], ${n + 2}::text[]) "  # noqa: S608
+        f"SELECT p.e, p.a, f.moment, f.kind FROM unnest(${n + 1}::bigint[], ${n + 2}::text[]) "  # noqa: S608
         f"AS p(e, a) CROSS JOIN LATERAL (SELECT {column} AS moment, inst ->> 'type' AS kind "
-        f"FROM attr_instance WHERE {where} AND entity_id = p.e AND attr = p.a "
+        f"FROM attr_instance WHERE {where} AND entity_key = p.e AND attr = p.a "
         f"ORDER BY {column} LIMIT 1) AS f"
     )
     firsts = await conn.fetch(first, *args, [p[0] for p in pairs], [p[1] for p in pairs])
     if not firsts:
         return []
-    kinds = {(r["e"], r["a"]): r["kind"] or "Property" for r in firsts}
+    kinds = {(r["e"], r["a"]): r["kind"] or "Property" for r in firsts}  # by entity key
     origins = [q.time_at if q.timerel in ("after", "between") else r["moment"] for r in firsts]
     if len(set(origins)) == 1:  # one attribute, or periods from timeAt: a constant origin
         origin, join = f"${n + 1}::timestamptz", ""
@@ -462,8 +491,8 @@ async def aggregate(
     else:
         origin = "o.origin"
         join = (
-            f"JOIN unnest(${n + 1}::text[], ${n + 2}::text[], ${n + 3}::timestamptz[]) "
-            "AS o(oe, oa, origin) ON o.oe = a.entity_id AND o.oa = a.attr"
+            f"JOIN unnest(${n + 1}::bigint[], ${n + 2}::text[], ${n + 3}::timestamptz[]) "
+            "AS o(oe, oa, origin) ON o.oe = a.entity_key AND o.oa = a.attr"
         )
         args += [[r["e"] for r in firsts], [r["a"] for r in firsts], origins]
     if period is None or period.is_zero:
@@ -492,19 +521,19 @@ async def aggregate(
     # Built from constant fragments (see _where and _AGGREGATES); every value is bound.
     # Grouped by hashing (work_mem raised for this transaction), then sorted here.
     sql = (
-        f"SELECT entity_id, attr, dataset_id, b, {end} AS e, {chosen} FROM ("  # noqa: S608
-        f"SELECT a.entity_id, a.attr, a.dataset_id, a.num, a.{column} AS moment{inst}, "
+        f"SELECT entity_key, attr, dataset_id, b, {end} AS e, {chosen} FROM ("  # noqa: S608
+        f"SELECT a.entity_key, a.attr, a.dataset_id, a.num, a.{column} AS moment{inst}, "
         f"{bucket} AS b FROM attr_instance a {join} WHERE {where}) a "
-        "GROUP BY entity_id, attr, dataset_id, b"
+        "GROUP BY entity_key, attr, dataset_id, b"
     )
     await conn.execute("SET LOCAL work_mem = '64MB'")
     rows = await conn.fetch(sql, *args)
     buckets = [
         Bucket(
-            r["entity_id"],
+            sel.entities[r["entity_key"]],
             r["attr"],
             r["dataset_id"],
-            kinds.get((r["entity_id"], r["attr"]), "Property"),
+            kinds.get((r["entity_key"], r["attr"]), "Property"),
             r["b"],
             r["e"],
             dict(zip(methods, r[5:], strict=True)),  # counts are int, the rest float8

@@ -1,7 +1,8 @@
 """Temporal use cases (ETSI GS CIM 009 V1.8.1, 5.6.11-5.6.16 and 5.7.3-5.7.4).
 
 Where history comes from: every write to the current-state ``entity`` table is recorded by
-the triggers of migrations/0006_history.sql. The temporal API writes instances straight into
+the triggers of migrations/0006_history.sql (as changed by 0010_history_keys.sql: the rows
+refer to the entity's key, instances are numbered). The temporal API writes instances straight into
 the history and, like Stellio, keeps the current state in step: after a temporal write the
 entity exists in ``entity`` with, for each attribute and datasetId, its most recent instance
 (by observedAt). It turns the triggers off for its own transaction, so nothing is recorded
@@ -49,7 +50,12 @@ from context_broker.ngsild.temporal import (
 )
 from context_broker.ngsild.visibility import refuse_hidden
 from context_broker.temporal import repository
-from context_broker.temporal.repository import InstanceRow, Selection, StoredInstance
+from context_broker.temporal.repository import (
+    InstanceRef,
+    InstanceRow,
+    Selection,
+    StoredInstance,
+)
 from mims_shared.db import Database
 from mims_shared.errors import BadRequestData, InvalidRequest, NotFound, ServiceUnavailable
 
@@ -76,15 +82,18 @@ def _check_name(name: str) -> None:
         raise BadRequestData(f"The attribute name {name[:200]!r} is not valid")
 
 
-def _instance_uuid(instance_id: str) -> str:
-    """The uuid of an instanceId (``urn:ngsi-ld:Instance:<uuid>``)."""
+def _instance_ref(instance_id: str) -> InstanceRef:
+    """The stored instance an instanceId names: ``urn:ngsi-ld:Instance:<number>``, or
+    ``urn:ngsi-ld:Instance:<uuid>`` for instances recorded before migration 0010."""
     if not is_uri(instance_id):
         raise BadRequestData(f"The instanceId {instance_id[:200]!r} is not a URI")
     tail = instance_id.removeprefix(INSTANCE_PREFIX)
+    if tail != instance_id and tail.isascii() and tail.isdigit() and len(tail) <= 18:
+        return InstanceRef(number=int(tail))
     hexdigits = tail.replace("-", "")
     if len(hexdigits) != 32 or any(c not in "0123456789abcdefABCDEF" for c in hexdigits):
         raise NotFound(f"No attribute instance {instance_id[:200]}")
-    return tail
+    return InstanceRef(legacy=tail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,12 +198,12 @@ class TemporalService:
             known = await repository.get_entity(conn, tenant, w.eid, for_update=True)
             types = list(dict.fromkeys([*(known.types if known else []), *w.types]))
             scopes = w.scopes if w.scopes is not None else (known.scopes if known else None)
-            await repository.save_entity(conn, tenant, w.eid, types, scopes, now)
+            key = await repository.save_entity(conn, tenant, w.eid, types, scopes, now)
             instances = w.instances
             if w.scopes is not None and w.scopes != (known.scopes if known else None):
                 scope = {"type": "Property", "value": w.scopes}  # its history (4.18)
                 instances = {**instances, SCOPE: [scope]}
-            await self._record(conn, tenant, w.eid, instances, now)
+            await self._record(conn, key, instances, now)
             await self._keep_current(conn, tenant, w.eid, types, scopes, w.instances, now, check)
             await uow.commit()
         return known is None or known.deleted_at is not None
@@ -219,7 +228,7 @@ class TemporalService:
             if known is None:
                 raise NotFound(f"Entity {eid} does not exist")
             await repository.save_entity(conn, tenant, eid, known.types, known.scopes, now)
-            await self._record(conn, tenant, eid, instances, now)
+            await self._record(conn, known.key, instances, now)
             await self._keep_current(
                 conn, tenant, eid, known.types, known.scopes, instances, now, check
             )
@@ -228,8 +237,7 @@ class TemporalService:
     async def _record(
         self,
         conn: Any,
-        tenant: str,
-        eid: str,
+        key: int,
         instances: dict[str, list[dict[str, Any]]],
         now: datetime,
     ) -> None:
@@ -246,7 +254,7 @@ class TemporalService:
                 rows.append(
                     InstanceRow(iri, stamp(dict(inst), stamp_), observed or now, observed, deleted)
                 )
-        await repository.insert_instances(conn, tenant, eid, rows, now)
+        await repository.insert_instances(conn, key, rows, now)
 
     async def _keep_current(
         self,
@@ -323,9 +331,10 @@ class TemporalService:
         async with self.db.unit_of_work() as uow:
             conn = uow.connection
             await repository.history_off(conn)
-            if await repository.get_entity(conn, tenant, eid) is None:
+            known = await repository.get_entity(conn, tenant, eid)
+            if known is None:
                 raise NotFound(f"Entity {eid} does not exist")
-            gone = await repository.delete_attribute(conn, tenant, eid, iri, dataset_id, delete_all)
+            gone = await repository.delete_attribute(conn, known.key, iri, dataset_id, delete_all)
             if not gone:
                 raise NotFound(f"Entity {eid} has no attribute {name} to delete")
             e = await entity_repository.get(conn, tenant, eid, for_update=True)
@@ -356,7 +365,7 @@ class TemporalService:
         instance; it keeps its instanceId."""
         _check_id(eid)
         _check_name(name)
-        uid = _instance_uuid(instance_id)
+        ref = _instance_ref(instance_id)
         if not isinstance(body, dict):
             raise BadRequestData("The attribute instance must be a JSON object")
         fragment = body.get(name, body)
@@ -374,18 +383,22 @@ class TemporalService:
         async with self.db.unit_of_work() as uow:
             conn = uow.connection
             await repository.history_off(conn)
-            current = await repository.get_instance(conn, tenant, eid, iri, uid)
-            if current is None:
+            known = await repository.get_entity(conn, tenant, eid)
+            found = (
+                None if known is None else await repository.get_instance(conn, known.key, iri, ref)
+            )
+            if known is None or found is None:
                 raise NotFound(f"Attribute {name} of entity {eid} has no instance {instance_id}")
+            current, created_at = found
             compacted = compact_entity_keys({name: current}, ctx).get(name, current)
             merged = {**compacted, **fragment}
             checked = instance_from(eid, name, merged)
             inst = expand_entity_keys({name: checked}, ctx)[iri]
-            inst = stamp(dict(inst), iso(now), current.get("createdAt"))
+            inst = stamp(dict(inst), iso(now), current.get("createdAt") or iso(created_at))
             observed = (
                 parse_datetime(inst["observedAt"], "observedAt") if "observedAt" in inst else None
             )
-            await repository.replace_instance(conn, tenant, eid, iri, uid, inst, observed, now)
+            await repository.replace_instance(conn, known.key, iri, ref, inst, observed, now)
             await uow.commit()
 
     async def delete_instance(
@@ -394,10 +407,10 @@ class TemporalService:
         """Delete Attribute instance from Temporal Representation of an Entity (5.6.15)."""
         _check_id(eid)
         _check_name(name)
-        uid = _instance_uuid(instance_id)
+        ref = _instance_ref(instance_id)
         iri = expand_name(ctx, name)
         async with self.db.unit_of_work() as uow:
-            if not await repository.delete_instance(uow.connection, tenant, eid, iri, uid):
+            if not await repository.delete_instance(uow.connection, tenant, eid, iri, ref):
                 raise NotFound(f"Attribute {name} of entity {eid} has no instance {instance_id}")
             await uow.commit()
 
@@ -502,7 +515,7 @@ class TemporalService:
     ) -> tuple[list[dict[str, Any]], Page]:
         if not entities:
             return [], Page(False)
-        sel = Selection(tenant, [e.id for e in entities], view.attrs, view.dataset_ids, query)
+        sel = Selection({e.key: e.id for e in entities}, view.attrs, view.dataset_ids, query)
         if view.fmt == "aggregatedValues":
             buckets = await repository.aggregate(
                 conn, sel, list(view.aggr_methods), view.aggr_period
