@@ -289,3 +289,50 @@ async def test_temporal_writes_are_checked_on_the_state_they_leave(
     assert gone.status_code == 404
     spot["status"][1]["value"] = "occupied"
     assert (await broker.post(f"{BASE}/temporal/entities", json=spot, headers=h)).status_code == 201
+
+
+async def test_batch_upsert_update_is_checked_on_the_merged_entity(
+    broker: httpx.AsyncClient,
+) -> None:
+    """Upsert with options=update appends to what is stored (5.6.8): the data model is
+    checked on the entity it leaves, as Append Attributes is, not on the partial entity."""
+    tenant = f"u{uuid.uuid4().hex[:6]}"
+    await _mode(broker, tenant, "enforce")
+    one, two = _spot("u1"), _spot("u2")
+    r = await broker.post(
+        f"{BASE}/entityOperations/create", json=[one, two], headers={**LD, "NGSILD-Tenant": tenant}
+    )
+    assert r.status_code == 201, r.text
+    # Without status, category, location...: fine once appended to the stored entity.
+    widen = {"id": one["id"], "type": "ParkingSpot", "width": {"type": "Property", "value": 2.7}}
+    # A change that leaves an entity the model refuses: refused, nothing of it stored.
+    fly = {
+        "id": two["id"],
+        "type": "ParkingSpot",
+        "status": {"type": "Property", "value": "flying"},
+    }
+    new = {k: v for k, v in _spot("u3").items() if k != "@context"}  # a whole new entity
+    r = await broker.post(
+        f"{BASE}/entityOperations/upsert?options=update",
+        json=[widen, fly, new],
+        headers={"Link": LINK, "NGSILD-Tenant": tenant},
+    )
+    assert r.status_code == 207, r.text
+    result = r.json()
+    assert sorted(result["success"]) == sorted([one["id"], new["id"]])
+    assert [e["entityId"] for e in result["errors"]] == [two["id"]]
+    assert result["errors"][0]["error"]["type"] == ERR + "BadRequestData"
+
+    async def stored(eid: str) -> dict[str, Any]:
+        got = await broker.get(
+            f"{BASE}/entities/{eid}?format=keyValues",
+            headers={"Link": LINK, "NGSILD-Tenant": tenant},
+        )
+        assert got.status_code == 200, got.text
+        body: dict[str, Any] = got.json()
+        return body
+
+    assert (await stored(one["id"]))["width"] == 2.7
+    assert (await stored(one["id"]))["status"] == one["status"]["value"]
+    assert (await stored(two["id"]))["status"] == two["status"]["value"]
+    assert (await stored(new["id"]))["status"] == new["status"]["value"]
