@@ -12,6 +12,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import httpx
@@ -33,6 +34,7 @@ class World:
     spot: str
     vault: str
     remap: dict[str, str]  # headers with a Link context mapping spot_type to the vault type
+    vault_type_iri: str
 
     def h(self, guard: str | None = None, *, remap: bool = False) -> dict[str, str]:
         out = {"NGSILD-Tenant": self.tenant}
@@ -75,7 +77,7 @@ async def world(client: httpx.AsyncClient) -> World:
     for body in made:
         r = await client.post(f"{BASE}/entities", json=body, headers={"NGSILD-Tenant": tenant})
         assert r.status_code == 201, r.text
-    return World(tenant, spot_type, spot, vault, {"Link": link})
+    return World(tenant, spot_type, spot, vault, {"Link": link}, vault_iri)
 
 
 async def test_sql_type_name_agrees_with_python(databases: dict[str, str]) -> None:
@@ -283,3 +285,38 @@ async def test_a_subscription_ends_with_the_entitlements_behind_it(
         assert (
             await client.delete(f"{BASE}/subscriptions/{s}", headers=world.h())
         ).status_code == 204
+
+
+async def test_discovery_names_only_what_the_reader_may_see(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """Types and attributes (5.7.5-5.7.10) of hidden entities are, for a limited reader,
+    types and attributes no entity has."""
+    vault_name = f"Vault{world.vault.rsplit(':', 1)[-1]}"
+    code = "https://example.org/secret/code"
+
+    async def get(path: str, guard: str | None) -> httpx.Response:
+        return await client.get(f"{BASE}{path}", headers=world.h(guard))
+
+    everything = (await get("/types", None)).json()["typeList"]
+    assert world.spot_type in everything and any(vault_name in t for t in everything)
+    limited = (await get("/types", world.spot_type)).json()["typeList"]
+    assert limited == [world.spot_type]
+    details = (await get("/types?details=true", world.spot_type)).json()
+    assert [d["typeName"] for d in details] == [world.spot_type]
+    assert (await get(f"/types/{world.spot_type}", world.spot_type)).status_code == 200
+    hidden_type = await get(f"/types/{quote(world.vault_type_iri, safe='')}", world.spot_type)
+    assert hidden_type.status_code == 404
+    assert (await get(f"/types/{quote(world.vault_type_iri, safe='')}", None)).status_code == 200
+
+    attrs = (await get("/attributes", world.spot_type)).json()["attributeList"]
+    assert "status" in attrs and code not in attrs
+    assert code in (await get("/attributes", None)).json()["attributeList"]
+    attr_details = (await get("/attributes?details=true", world.spot_type)).json()
+    assert all(a["typeNames"] == [world.spot_type] for a in attr_details)
+    hidden_attr = await get(f"/attributes/{quote(code, safe='')}", world.spot_type)
+    assert hidden_attr.status_code == 404
+    near = (await get("/attributes/near", world.spot_type)).json()
+    assert near["typeNames"] == [world.spot_type] and near["attributeCount"] == 1
+    # An empty header: nothing is visible.
+    assert (await get("/types", "")).json()["typeList"] == []

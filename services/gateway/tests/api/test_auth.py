@@ -248,6 +248,18 @@ async def test_consumer_is_refused_until_entitled(
     assert_problem(
         mixed, 403, "The caller has no entitlement to read entity type Camera in tenant t1"
     )
+    # Discovery and the subscriptions a consumer lists or deletes: the broker is told too
+    # (it then names only those types, and shows only the consumer's own subscriptions).
+    for method, path in [
+        ("GET", "/ngsi-ld/v1/types"),
+        ("GET", "/ngsi-ld/v1/attributes?details=true"),
+        ("GET", "/ngsi-ld/v1/subscriptions"),
+        ("DELETE", "/ngsi-ld/v1/subscriptions/urn:ngsi-ld:Subscription:1"),
+    ]:
+        meta = await gw.request(method, path, headers=auth)
+        assert meta.status_code == 200, (path, meta.text)
+        assert meta.json()["headers"]["x-mims-entity-types"] == "ParkingSpot", path
+        assert meta.json()["headers"]["x-mims-subject"] == consumer["id"]
     # Batch query and subscriptions name their types in the body; subscribing is its own action.
     query = {"type": "Query", "entities": [{"type": "ParkingSpot"}]}
     ok = await gw.post("/ngsi-ld/v1/entityOperations/query", json=query, headers=auth)

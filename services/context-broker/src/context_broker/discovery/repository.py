@@ -5,6 +5,10 @@ Types and attribute names are the expanded IRIs stored in ``entity.types`` and a
 ``type`` (Property, Relationship, GeoProperty, ...). In the default (lax) mode of SQL/JSON
 path, ``$.type`` reads the ``type`` of one instance and of every instance of an array.
 One statement per question.
+
+A reader limited to some entity types (``visible``, ngsild/visibility.py) learns only of the
+entities it may see, and of their visible types: every statement takes the type names as a
+nullable array (NULL: no limit) and filters with ``type_name`` (migration 0009).
 """
 
 from __future__ import annotations
@@ -13,19 +17,29 @@ from dataclasses import dataclass
 
 import asyncpg
 
-_TYPES = "SELECT DISTINCT t FROM entity CROSS JOIN LATERAL unnest(types) AS t WHERE tenant = $1"
+# An entity the reader may see ({v}: the parameter of the visible type names, NULL for no
+# limit), and a type ``t`` it may see.
+_SEEN = (
+    "({v}::text[] IS NULL"
+    " OR EXISTS (SELECT 1 FROM unnest(types) AS s WHERE type_name(s) = ANY({v})))"
+)
+_SEEN_TYPE = "({v}::text[] IS NULL OR type_name(t) = ANY({v}))"
+_TYPES = (
+    "SELECT DISTINCT t FROM entity CROSS JOIN LATERAL unnest(types) AS t WHERE tenant = $1 AND "  # noqa: S608 - constant fragments
+    + _SEEN_TYPE.format(v="$2")
+)
 _TYPES_WITH_ATTRIBUTES = (
     "SELECT t, coalesce(array_agg(DISTINCT k) FILTER (WHERE k IS NOT NULL), '{}') AS names "
     "FROM entity CROSS JOIN LATERAL unnest(types) AS t "
     "LEFT JOIN LATERAL jsonb_object_keys(attrs) AS k ON true "
-    "WHERE tenant = $1 GROUP BY t"
+    "WHERE tenant = $1 AND " + _SEEN_TYPE.format(v="$2") + " GROUP BY t"
 )
 # The entities of one type (GIN index on types), their count, and per attribute name the
 # attribute types its instances have. The outer join keeps one row when no entity has any
 # attribute, so that the count is always there.
 _TYPE_INFO = (
     "WITH e AS MATERIALIZED ("
-    "  SELECT attrs FROM entity WHERE tenant = $1 AND types @> ARRAY[$2::text]"
+    "  SELECT attrs FROM entity WHERE tenant = $1 AND types @> ARRAY[$2::text] AND {seen}"
     "), a AS ("
     "  SELECT kv.key AS name, array_agg(DISTINCT t.v #>> '{}') AS kinds"
     "  FROM e CROSS JOIN LATERAL jsonb_each(e.attrs) AS kv"
@@ -34,29 +48,35 @@ _TYPE_INFO = (
     ") "
     "SELECT (SELECT count(*) FROM e) AS entities, a.name, a.kinds "
     "FROM (SELECT 1) AS one LEFT JOIN a ON true"
-)
+).replace("{seen}", _SEEN.format(v="$3"))
 _ATTRIBUTES = (
-    "SELECT DISTINCT k FROM entity CROSS JOIN LATERAL jsonb_object_keys(attrs) AS k "
-    "WHERE tenant = $1"
+    "SELECT DISTINCT k FROM entity CROSS JOIN LATERAL jsonb_object_keys(attrs) AS k "  # noqa: S608 - constant fragments
+    "WHERE tenant = $1 AND " + _SEEN.format(v="$2")
 )
 _ATTRIBUTES_WITH_TYPES = (
     "SELECT k, array_agg(DISTINCT t) AS types "
     "FROM entity CROSS JOIN LATERAL jsonb_object_keys(attrs) AS k "
     "CROSS JOIN LATERAL unnest(types) AS t "
-    "WHERE tenant = $1 GROUP BY k"
+    "WHERE tenant = $1 AND " + _SEEN_TYPE.format(v="$2") + " GROUP BY k"
 )
 # The entities having one attribute: how many instances it has in all, the attribute types
 # of those instances, and the entity types of those entities.
 _ATTRIBUTE_INFO = (
-    "WITH a AS MATERIALIZED ("
-    "  SELECT types, attrs -> $2::text AS v FROM entity WHERE tenant = $1 AND attrs ? $2::text"
-    ") "
-    "SELECT (SELECT count(*) FROM a) AS entities, "
-    "  (SELECT coalesce(sum(CASE jsonb_typeof(v) WHEN 'array' THEN jsonb_array_length(v)"
-    "   ELSE 1 END), 0) FROM a) AS instances, "
-    "  ARRAY(SELECT DISTINCT t.v #>> '{}' FROM a"
-    "   CROSS JOIN LATERAL jsonb_path_query(a.v, '$.type') AS t(v)) AS kinds, "
-    "  ARRAY(SELECT DISTINCT t FROM a CROSS JOIN LATERAL unnest(a.types) AS t) AS types"
+    (
+        "WITH a AS MATERIALIZED ("
+        "  SELECT types, attrs -> $2::text AS v FROM entity WHERE tenant = $1 AND attrs ? $2::text"
+        "  AND {seen}"
+        ") "
+        "SELECT (SELECT count(*) FROM a) AS entities, "
+        "  (SELECT coalesce(sum(CASE jsonb_typeof(v) WHEN 'array' THEN jsonb_array_length(v)"
+        "   ELSE 1 END), 0) FROM a) AS instances, "
+        "  ARRAY(SELECT DISTINCT t.v #>> '{}' FROM a"
+        "   CROSS JOIN LATERAL jsonb_path_query(a.v, '$.type') AS t(v)) AS kinds, "
+        "  ARRAY(SELECT DISTINCT t FROM a CROSS JOIN LATERAL unnest(a.types) AS t"
+        "   WHERE {seen_type}) AS types"
+    )
+    .replace("{seen}", _SEEN.format(v="$3"))
+    .replace("{seen_type}", _SEEN_TYPE.format(v="$3"))
 )
 
 
@@ -78,32 +98,41 @@ class AttributeInfo:
     types: list[str]
 
 
-async def entity_types(conn: asyncpg.Connection, tenant: str) -> list[str]:
-    return [r[0] for r in await conn.fetch(_TYPES, tenant)]
+Visible = list[str] | None
+
+
+async def entity_types(conn: asyncpg.Connection, tenant: str, visible: Visible) -> list[str]:
+    return [r[0] for r in await conn.fetch(_TYPES, tenant, visible)]
 
 
 async def entity_types_with_attributes(
-    conn: asyncpg.Connection, tenant: str
+    conn: asyncpg.Connection, tenant: str, visible: Visible
 ) -> dict[str, list[str]]:
-    return {r[0]: list(r[1]) for r in await conn.fetch(_TYPES_WITH_ATTRIBUTES, tenant)}
+    return {r[0]: list(r[1]) for r in await conn.fetch(_TYPES_WITH_ATTRIBUTES, tenant, visible)}
 
 
-async def entity_type(conn: asyncpg.Connection, tenant: str, iri: str) -> TypeInfo:
-    rows = await conn.fetch(_TYPE_INFO, tenant, iri)
+async def entity_type(
+    conn: asyncpg.Connection, tenant: str, iri: str, visible: Visible
+) -> TypeInfo:
+    rows = await conn.fetch(_TYPE_INFO, tenant, iri, visible)
     attributes = {r["name"]: list(r["kinds"]) for r in rows if r["name"] is not None}
     return TypeInfo(int(rows[0]["entities"]), attributes)
 
 
-async def attributes(conn: asyncpg.Connection, tenant: str) -> list[str]:
-    return [r[0] for r in await conn.fetch(_ATTRIBUTES, tenant)]
+async def attributes(conn: asyncpg.Connection, tenant: str, visible: Visible) -> list[str]:
+    return [r[0] for r in await conn.fetch(_ATTRIBUTES, tenant, visible)]
 
 
-async def attributes_with_types(conn: asyncpg.Connection, tenant: str) -> dict[str, list[str]]:
-    return {r[0]: list(r[1]) for r in await conn.fetch(_ATTRIBUTES_WITH_TYPES, tenant)}
+async def attributes_with_types(
+    conn: asyncpg.Connection, tenant: str, visible: Visible
+) -> dict[str, list[str]]:
+    return {r[0]: list(r[1]) for r in await conn.fetch(_ATTRIBUTES_WITH_TYPES, tenant, visible)}
 
 
-async def attribute(conn: asyncpg.Connection, tenant: str, iri: str) -> AttributeInfo:
-    row = await conn.fetchrow(_ATTRIBUTE_INFO, tenant, iri)
+async def attribute(
+    conn: asyncpg.Connection, tenant: str, iri: str, visible: Visible
+) -> AttributeInfo:
+    row = await conn.fetchrow(_ATTRIBUTE_INFO, tenant, iri, visible)
     assert row is not None  # an aggregate without GROUP BY always gives one row
     return AttributeInfo(
         int(row["entities"]), int(row["instances"]), list(row["kinds"]), list(row["types"])

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
-from context_broker.deps import Ld, LdContext, Tenant, reject_unknown_query_parameters
+from context_broker.deps import Ld, LdContext, Tenant, Visible, reject_unknown_query_parameters
 from context_broker.discovery.service import DiscoveryService
 from context_broker.ngsild.flags import json_media_type, parse_flag
 from context_broker.ngsild.links import link_header
@@ -47,6 +47,7 @@ async def retrieve_entity_types(
     service: Service,
     tenant: Tenant,
     ld: LdContext,
+    visible: Visible,
     accept: Accept = None,
     details: Flag = None,
     local: Flag = None,
@@ -56,8 +57,8 @@ async def retrieve_entity_types(
     media = json_media_type(accept)
     parse_flag("local", local)  # no Context Source is registered: every answer is local
     if parse_flag("details", details):
-        return _answer(await service.entity_type_details(tenant, ld.compiled), ld, media)
-    return _answer(await service.entity_types(tenant, ld.compiled), ld, media)
+        return _answer(await service.entity_type_details(tenant, ld.compiled, visible), ld, media)
+    return _answer(await service.entity_types(tenant, ld.compiled, visible), ld, media)
 
 
 @router.get("/types/{type_name:id}")
@@ -65,6 +66,7 @@ async def retrieve_entity_type(
     service: Service,
     tenant: Tenant,
     ld: LdContext,
+    visible: Visible,
     type_name: str,
     accept: Accept = None,
     local: Flag = None,
@@ -72,7 +74,7 @@ async def retrieve_entity_type(
     """Retrieve Available Entity Type Information (5.7.7; HTTP binding 6.26.3.1)."""
     media = json_media_type(accept)
     parse_flag("local", local)
-    return _answer(await service.entity_type(tenant, ld.compiled, type_name), ld, media)
+    return _answer(await service.entity_type(tenant, ld.compiled, type_name, visible), ld, media)
 
 
 @router.get("/attributes")
@@ -80,6 +82,7 @@ async def retrieve_attributes(
     service: Service,
     tenant: Tenant,
     ld: LdContext,
+    visible: Visible,
     accept: Accept = None,
     details: Flag = None,
     local: Flag = None,
@@ -89,8 +92,8 @@ async def retrieve_attributes(
     media = json_media_type(accept)
     parse_flag("local", local)
     if parse_flag("details", details):
-        return _answer(await service.attribute_details(tenant, ld.compiled), ld, media)
-    return _answer(await service.attributes(tenant, ld.compiled), ld, media)
+        return _answer(await service.attribute_details(tenant, ld.compiled, visible), ld, media)
+    return _answer(await service.attributes(tenant, ld.compiled, visible), ld, media)
 
 
 @router.get("/attributes/{attr_id:id}")
@@ -98,6 +101,7 @@ async def retrieve_attribute(
     service: Service,
     tenant: Tenant,
     ld: LdContext,
+    visible: Visible,
     attr_id: str,
     accept: Accept = None,
     local: Flag = None,
@@ -105,4 +109,4 @@ async def retrieve_attribute(
     """Retrieve Available Attribute Information (5.7.10; HTTP binding 6.28.3.1)."""
     media = json_media_type(accept)
     parse_flag("local", local)
-    return _answer(await service.attribute(tenant, ld.compiled, attr_id), ld, media)
+    return _answer(await service.attribute(tenant, ld.compiled, attr_id, visible), ld, media)

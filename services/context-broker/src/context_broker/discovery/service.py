@@ -22,6 +22,10 @@ def _list_id(kind: str) -> str:
     return f"urn:ngsi-ld:{kind}:{uuid.uuid4()}"
 
 
+def _names(visible: frozenset[str] | None) -> list[str] | None:
+    return None if visible is None else sorted(visible)
+
+
 def _check_name(what: str, name: str) -> None:
     if not is_valid_name(name):
         raise BadRequestData(f"The {what} {name[:200]!r} is not a valid name or IRI")
@@ -31,17 +35,23 @@ class DiscoveryService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def entity_types(self, tenant: str, ctx: CompiledContext) -> dict[str, Any]:
+    async def entity_types(
+        self, tenant: str, ctx: CompiledContext, visible: frozenset[str] | None = None
+    ) -> dict[str, Any]:
         """Retrieve Available Entity Types (5.7.5): an EntityTypeList (5.2.24)."""
         async with self.db.unit_of_work(transaction=False) as uow:
-            iris = await repository.entity_types(uow.connection, tenant)
+            iris = await repository.entity_types(uow.connection, tenant, _names(visible))
         names = sorted({ctx.compact_type(iri) for iri in iris})
         return {"id": _list_id("EntityTypeList"), "type": "EntityTypeList", "typeList": names}
 
-    async def entity_type_details(self, tenant: str, ctx: CompiledContext) -> list[dict[str, Any]]:
+    async def entity_type_details(
+        self, tenant: str, ctx: CompiledContext, visible: frozenset[str] | None = None
+    ) -> list[dict[str, Any]]:
         """Retrieve Details of Available Entity Types (5.7.6): EntityType objects (5.2.25)."""
         async with self.db.unit_of_work(transaction=False) as uow:
-            found = await repository.entity_types_with_attributes(uow.connection, tenant)
+            found = await repository.entity_types_with_attributes(
+                uow.connection, tenant, _names(visible)
+            )
         out = [
             {
                 "id": iri,
@@ -53,12 +63,18 @@ class DiscoveryService:
         ]
         return sorted(out, key=lambda t: (t["typeName"], t["id"]))
 
-    async def entity_type(self, tenant: str, ctx: CompiledContext, name: str) -> dict[str, Any]:
+    async def entity_type(
+        self,
+        tenant: str,
+        ctx: CompiledContext,
+        name: str,
+        visible: frozenset[str] | None = None,
+    ) -> dict[str, Any]:
         """Retrieve Available Entity Type Information (5.7.7): an EntityTypeInfo (5.2.26)."""
         _check_name("entity type", name)
         iri = ctx.expand(name)
         async with self.db.unit_of_work(transaction=False) as uow:
-            info = await repository.entity_type(uow.connection, tenant, iri)
+            info = await repository.entity_type(uow.connection, tenant, iri, _names(visible))
         if info.entities == 0:
             raise NotFound(f"Entity type {name} does not exist: no entity has it")
         details = [
@@ -78,17 +94,21 @@ class DiscoveryService:
             "attributeDetails": sorted(details, key=lambda a: (a["attributeName"], a["id"])),
         }
 
-    async def attributes(self, tenant: str, ctx: CompiledContext) -> dict[str, Any]:
+    async def attributes(
+        self, tenant: str, ctx: CompiledContext, visible: frozenset[str] | None = None
+    ) -> dict[str, Any]:
         """Retrieve Available Attributes (5.7.8): an AttributeList (5.2.27)."""
         async with self.db.unit_of_work(transaction=False) as uow:
-            iris = await repository.attributes(uow.connection, tenant)
+            iris = await repository.attributes(uow.connection, tenant, _names(visible))
         names = sorted({ctx.compact(iri) for iri in iris})
         return {"id": _list_id("AttributeList"), "type": "AttributeList", "attributeList": names}
 
-    async def attribute_details(self, tenant: str, ctx: CompiledContext) -> list[dict[str, Any]]:
+    async def attribute_details(
+        self, tenant: str, ctx: CompiledContext, visible: frozenset[str] | None = None
+    ) -> list[dict[str, Any]]:
         """Retrieve Details of Available Attributes (5.7.9): Attribute objects (5.2.28)."""
         async with self.db.unit_of_work(transaction=False) as uow:
-            found = await repository.attributes_with_types(uow.connection, tenant)
+            found = await repository.attributes_with_types(uow.connection, tenant, _names(visible))
         out = [
             {
                 "id": iri,
@@ -100,12 +120,18 @@ class DiscoveryService:
         ]
         return sorted(out, key=lambda a: (a["attributeName"], a["id"]))
 
-    async def attribute(self, tenant: str, ctx: CompiledContext, name: str) -> dict[str, Any]:
+    async def attribute(
+        self,
+        tenant: str,
+        ctx: CompiledContext,
+        name: str,
+        visible: frozenset[str] | None = None,
+    ) -> dict[str, Any]:
         """Retrieve Available Attribute Information (5.7.10): an Attribute (5.2.28)."""
         _check_name("attribute", name)
         iri = ctx.expand(name)
         async with self.db.unit_of_work(transaction=False) as uow:
-            info = await repository.attribute(uow.connection, tenant, iri)
+            info = await repository.attribute(uow.connection, tenant, iri, _names(visible))
         if info.entities == 0:
             raise NotFound(f"Attribute {name} does not exist: no entity has it")
         return {

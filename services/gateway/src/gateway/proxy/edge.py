@@ -326,7 +326,10 @@ class Gateway:
         if need.action == "meta":
             if who.kind == "anonymous":
                 raise Denied(e.Unauthenticated("This NGSI-LD operation needs credentials"))
-            return query, body, False, []
+            # Discovery, the subscriptions list, deleting a subscription: the broker shows a
+            # limited caller only the types it may read and the subscriptions it made.
+            allowed = await self.allowed_types(who, tenant, "read")
+            return query, body, False, self._visibility(allowed)
         action = "subscribe" if need.action == "subscribe" else "read"
         if action == "subscribe" and who.kind == "anonymous":
             raise Denied(e.Unauthenticated("Subscribing needs credentials"))
