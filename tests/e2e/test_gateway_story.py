@@ -182,6 +182,27 @@ def test_provider_writes_consumer_buys_then_reads_other_tenant_sees_nothing(
         assert hidden.json()["detail"] == (
             f"The caller has no entitlement to read entity type Camera in tenant {tenant}"
         )
+        # Discovery names what the consumer may read only; the provider's subscription (its
+        # endpoint and receiverInfo) is neither listed to the consumer nor deletable by it.
+        assert c.get("/ngsi-ld/v1/types", headers=consumer).json()["typeList"] == ["ParkingSpot"]
+        assert set(c.get("/ngsi-ld/v1/types", headers=provider).json()["typeList"]) == {
+            "Camera",
+            "ParkingSpot",
+        }
+        watch = {
+            "type": "Subscription",
+            "entities": [{"type": "Camera"}],
+            "notification": {"endpoint": {"uri": "http://127.0.0.1:9/n"}},
+        }
+        sub = c.post("/ngsi-ld/v1/subscriptions", json=watch, headers=provider)
+        assert sub.status_code == 201, sub.text
+        sub_id = sub.headers["location"].rsplit("/", 1)[-1]
+        assert c.get("/ngsi-ld/v1/subscriptions", headers=consumer).json() == []
+        assert [s["id"] for s in c.get("/ngsi-ld/v1/subscriptions", headers=provider).json()] == [
+            sub_id
+        ]
+        assert c.delete(f"/ngsi-ld/v1/subscriptions/{sub_id}", headers=consumer).status_code == 404
+        assert c.get(f"/ngsi-ld/v1/subscriptions/{sub_id}", headers=provider).status_code == 200
         # A second tenant: its provider sees nothing of the first, and cannot ask for it.
         second = {**_client(gw, roles=["data-provider"], tenants=[other]), "NGSILD-Tenant": other}
         own = {"id": f"urn:ngsi-ld:Camera:{uuid.uuid4().hex}", "type": "Camera"}
