@@ -497,3 +497,60 @@ async def test_q_pages_are_exact_whether_the_ordered_scan_decides_or_not(
     assert await page('status=="rare"', 0, 20) == ([docs[-1]["id"]], "1")
     assert await page('status=="none"', 0, 20) == ([], "0")
     assert (await page('status=="free"', 620, 20))[0] == free[620:]
+
+
+def _status(value: str) -> dict[str, Any]:
+    return {"type": "Property", "value": value}
+
+
+async def test_pages_of_one_type_with_q_are_exact_beside_other_and_multiple_types(
+    client: httpx.AsyncClient,
+) -> None:
+    """The page of a type + q query is found by walking the type's entities in id order
+    (repository._ordered_scan): alone when every entity of the type has that one type
+    (index of migration 0011), along the whole tenant once one has several types. Entities
+    of another type whose ids sort first are not in the way, and every page is exact."""
+    tenant = f"walk{uuid.uuid4().hex[:8]}"
+    h = {"NGSILD-Tenant": tenant}
+    kind = "Walk"
+    first = [  # ids that sort before the Walk ones, another type
+        {
+            "id": f"urn:ngsi-ld:Aaa:{n:03d}",
+            "type": "Aaa",
+            "status": {"type": "Property", "value": "free"},
+        }
+        for n in range(40)
+    ]
+    walk = [
+        {
+            "id": f"urn:ngsi-ld:Walk:{n:03d}",
+            "type": kind,
+            "status": {"type": "Property", "value": "free" if n % 3 else "no"},
+        }
+        for n in range(50)
+    ]
+    made = await client.post("/ngsi-ld/v1/entityOperations/create", json=first + walk, headers=h)
+    assert made.status_code == 201, made.text
+
+    async def pages() -> list[str]:
+        found: list[str] = []
+        for offset in range(0, 60, 7):
+            r = await client.get(
+                "/ngsi-ld/v1/entities",
+                params={"type": kind, "q": 'status=="free"', "limit": 7, "offset": offset},
+                headers=h,
+            )
+            assert r.status_code == 200, r.text
+            found += [e["id"] for e in r.json()]
+        return found
+
+    expected = [e["id"] for e in walk if e["status"]["value"] == "free"]
+    assert await pages() == expected
+    # One entity with two types: the walk goes along the whole tenant, still exact.
+    both = {
+        "id": "urn:ngsi-ld:Walk:020x",
+        "type": [kind, "Other"],
+        "status": {"type": "Property", "value": "free"},
+    }
+    assert (await client.post("/ngsi-ld/v1/entities", json=both, headers=h)).status_code == 201
+    assert await pages() == sorted([*expected, both["id"]])

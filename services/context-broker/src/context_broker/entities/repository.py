@@ -216,6 +216,12 @@ async def _ordered_scan(
     """
     assert f.q_path is not None
     where, args = _where(replace(f, q_path=None))
+    if f.types is not None and len(f.types) == 1 and not await _multi_typed(conn, f):
+        # Every candidate has exactly this one type: walk them alone, in id order
+        # (index (tenant, types, id), migration 0011), not the whole tenant.
+        where, args = _where(replace(f, q_path=None, types=None))
+        args.append(f.types)
+        where += f" AND types = ${len(args)}::text[]"
     n = len(args)
     # The inner scan keeps id order, so the outer filter stops at the page's last match.
     sql = (
@@ -235,6 +241,18 @@ async def _ordered_scan(
         budget,
     )
     return list(rows) if int(head) < budget else None
+
+
+async def _multi_typed(conn: asyncpg.Connection, f: Filter) -> bool:
+    """Whether an entity of the tenant has the filter's type among others (partial index of
+    migration 0011: only such entities are in it)."""
+    found = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM entity WHERE tenant = $1 AND types @> $2::text[] "
+        "AND cardinality(types) > 1)",
+        f.tenant,
+        f.types,
+    )
+    return bool(found)
 
 
 async def query(
