@@ -15,13 +15,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from mims_shared.db import database_name, maintenance_url
-from mims_stack.database import DATA_DIR, prepare
+from mims_stack.database import DATA_DIR, drop, prepare
 from mims_stack.embedded import EmbeddedPostgres
 from mims_stack.services import SERVICES, spec
 
@@ -43,24 +41,13 @@ def pg_server() -> Iterator[str]:
         embedded.stop()
 
 
-async def _drop(urls: list[str]) -> None:
-    if not urls:
-        return
-    conn = await asyncpg.connect(maintenance_url(urls[0]))
-    try:
-        for url in urls:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 async def databases(pg_server: str) -> AsyncIterator[dict[str, str]]:
     """``{service: url}``: a fresh, migrated database per service for this run."""
     names = {s.name: f"mims_test_{s.name.replace('-', '_')}_{RUN_ID}" for s in SERVICES}
     urls = await prepare(pg_server, SERVICES, names)
     yield urls
-    await _drop(list(urls.values()))
+    await drop(list(urls.values()))
 
 
 @asynccontextmanager

@@ -22,7 +22,6 @@ from pathlib import Path
 import asyncpg
 
 from bench import catalogue, marketplace, temporal
-from bench.databases import drop_databases
 from bench.gateway import GATEWAY_ENV, gateway_scenarios, token, with_token
 from bench.loadgen import Result, run
 from bench.mim2 import mim2_scenarios
@@ -30,7 +29,7 @@ from bench.notifications import notification_scenario
 from conftest import free_port
 from mims_shared.db import database_url_for, libpq_url
 from mims_shared.migrations import ensure_database
-from mims_stack.database import prepare, server
+from mims_stack.database import drop, prepare, server
 from mims_stack.services import SERVICES
 from mims_stack.supervisor import start_stack, wait_ready
 
@@ -298,7 +297,7 @@ def main() -> int:
         baseline.wait(10)
         stack.stop()
         # The run's databases go with it (a 100k-entity broker with its history is gigabytes).
-        asyncio.run(drop_databases([*urls.values(), baseline_url]))
+        asyncio.run(drop([*urls.values(), baseline_url]))
         if embedded is not None and embedded.started_here:
             embedded.stop()
 

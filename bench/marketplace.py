@@ -19,7 +19,6 @@ import asyncpg
 import httpx
 import orjson
 
-from bench.databases import drop_databases
 from bench.loadgen import Result, cpu_seconds, run
 from mims_shared.db import jsonb, libpq_url
 
@@ -292,7 +291,7 @@ def main() -> int:
     import tempfile
 
     from conftest import free_port
-    from mims_stack.database import prepare, server
+    from mims_stack.database import drop, prepare, server
     from mims_stack.services import SERVICES
     from mims_stack.supervisor import start_stack
 
@@ -320,7 +319,7 @@ def main() -> int:
         )
     finally:
         stack.stop()
-        asyncio.run(drop_databases(list(urls.values())))
+        asyncio.run(drop(list(urls.values())))
         if embedded is not None and embedded.started_here:
             embedded.stop()
     print(f"{'scenario':46} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}")

@@ -29,11 +29,10 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.databases import drop_databases
 from bench.loadgen import Result, cpu_seconds, run
 from conftest import free_port
 from mims_shared.db import libpq_url
-from mims_stack.database import prepare
+from mims_stack.database import drop, prepare
 from mims_stack.services import spec
 from mims_stack.supervisor import service_env, start_service, wait_ready
 
@@ -242,7 +241,7 @@ def scenarios(pg_url: str, duration: float, connections: int) -> dict[str, dict[
         for proc in procs.values():
             proc.terminate()
             proc.wait(10)
-        asyncio.run(drop_databases(list(urls.values())))
+        asyncio.run(drop(list(urls.values())))
 
 
 def main(duration: float, connections: int) -> int:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mims_shared.db import database_url_for
+import asyncpg
+
+from mims_shared.db import database_name, database_url_for, maintenance_url
 from mims_shared.migrations import ensure_database, migrate
 from mims_stack.embedded import EmbeddedPostgres
 from mims_stack.services import SERVICES, ServiceSpec
@@ -36,3 +38,16 @@ async def prepare(
         await migrate(url, svc.migrations)
         urls[svc.name] = url
     return urls
+
+
+async def drop(urls: list[str]) -> None:
+    """Drop the databases of these URLs, all on one server (a test run's or a benchmark
+    run's own, named after the run; a server keeps what is not dropped)."""
+    if not urls:
+        return
+    conn = await asyncpg.connect(maintenance_url(urls[0]))
+    try:
+        for url in urls:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
+    finally:
+        await conn.close()

@@ -136,6 +136,24 @@ LdContext = Annotated[Ld, Depends(_ld_without_body)]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: The query parameters of Query Entities' filters (5.7.2; geo-queries 4.10, paging 5.5.9),
+#: which Query Temporal Evolution of Entities (5.7.4) takes too.
+ENTITY_FILTERS = (
+    "id",
+    "idPattern",
+    "type",
+    "q",
+    "scopeQ",
+    "georel",
+    "geometry",
+    "coordinates",
+    "geoproperty",
+    "limit",
+    "offset",
+    "count",
+)
+
+
 def reads_query(*names: str) -> Callable[[F], F]:
     """Marks an endpoint or dependency that reads these query parameters from the request
     itself: they count as defined for :func:`reject_unknown_query_parameters`."""

@@ -17,30 +17,39 @@ from dataclasses import dataclass
 
 import asyncpg
 
-# An entity the reader may see ({v}: the parameter of the visible type names, NULL for no
-# limit), and a type ``t`` it may see.
-_SEEN = (
-    "({v}::text[] IS NULL"
-    " OR EXISTS (SELECT 1 FROM unnest(types) AS s WHERE type_name(s) = ANY({v})))"
-)
-_SEEN_TYPE = "({v}::text[] IS NULL OR type_name(t) = ANY({v}))"
+
+def _seen(param: str) -> str:
+    """An entity the reader may see: ``param`` holds the visible type names (NULL: all)."""
+    return (
+        f"({param}::text[] IS NULL"  # noqa: S608
+        f" OR EXISTS (SELECT 1 FROM unnest(types) AS s WHERE type_name(s) = ANY({param})))"
+    )
+
+
+def _seen_type(param: str) -> str:
+    """A type ``t`` the reader may see (``param`` as for :func:`_seen`)."""
+    return f"({param}::text[] IS NULL OR type_name(t) = ANY({param}))"
+
+
+# Constant SQL: the fragments above name a parameter, every value is bound.
 _TYPES = (
-    "SELECT DISTINCT t FROM entity CROSS JOIN LATERAL unnest(types) AS t WHERE tenant = $1 AND "  # noqa: S608 - constant fragments
-    + _SEEN_TYPE.format(v="$2")
+    "SELECT DISTINCT t FROM entity CROSS JOIN LATERAL unnest(types) AS t "  # noqa: S608
+    "WHERE tenant = $1 AND " + _seen_type("$2")
 )
 _TYPES_WITH_ATTRIBUTES = (
     "SELECT t, coalesce(array_agg(DISTINCT k) FILTER (WHERE k IS NOT NULL), '{}') AS names "
     "FROM entity CROSS JOIN LATERAL unnest(types) AS t "
     "LEFT JOIN LATERAL jsonb_object_keys(attrs) AS k ON true "
-    "WHERE tenant = $1 AND " + _SEEN_TYPE.format(v="$2") + " GROUP BY t"
+    "WHERE tenant = $1 AND " + _seen_type("$2") + " GROUP BY t"
 )
 # The entities of one type (GIN index on types), their count, and per attribute name the
 # attribute types its instances have. The outer join keeps one row when no entity has any
 # attribute, so that the count is always there.
 _TYPE_INFO = (
-    "WITH e AS MATERIALIZED ("
-    "  SELECT attrs FROM entity WHERE tenant = $1 AND types @> ARRAY[$2::text] AND {seen}"
-    "), a AS ("
+    "WITH e AS MATERIALIZED ("  # noqa: S608
+    "  SELECT attrs FROM entity WHERE tenant = $1 AND types @> ARRAY[$2::text] AND "
+    + _seen("$3")
+    + "), a AS ("
     "  SELECT kv.key AS name, array_agg(DISTINCT t.v #>> '{}') AS kinds"
     "  FROM e CROSS JOIN LATERAL jsonb_each(e.attrs) AS kv"
     "  CROSS JOIN LATERAL jsonb_path_query(kv.value, '$.type') AS t(v)"
@@ -48,35 +57,30 @@ _TYPE_INFO = (
     ") "
     "SELECT (SELECT count(*) FROM e) AS entities, a.name, a.kinds "
     "FROM (SELECT 1) AS one LEFT JOIN a ON true"
-).replace("{seen}", _SEEN.format(v="$3"))
+)
 _ATTRIBUTES = (
-    "SELECT DISTINCT k FROM entity CROSS JOIN LATERAL jsonb_object_keys(attrs) AS k "  # noqa: S608 - constant fragments
-    "WHERE tenant = $1 AND " + _SEEN.format(v="$2")
+    "SELECT DISTINCT k FROM entity CROSS JOIN LATERAL jsonb_object_keys(attrs) AS k "  # noqa: S608
+    "WHERE tenant = $1 AND " + _seen("$2")
 )
 _ATTRIBUTES_WITH_TYPES = (
     "SELECT k, array_agg(DISTINCT t) AS types "
     "FROM entity CROSS JOIN LATERAL jsonb_object_keys(attrs) AS k "
     "CROSS JOIN LATERAL unnest(types) AS t "
-    "WHERE tenant = $1 AND " + _SEEN_TYPE.format(v="$2") + " GROUP BY k"
+    "WHERE tenant = $1 AND " + _seen_type("$2") + " GROUP BY k"
 )
 # The entities having one attribute: how many instances it has in all, the attribute types
 # of those instances, and the entity types of those entities.
 _ATTRIBUTE_INFO = (
-    (
-        "WITH a AS MATERIALIZED ("
-        "  SELECT types, attrs -> $2::text AS v FROM entity WHERE tenant = $1 AND attrs ? $2::text"
-        "  AND {seen}"
-        ") "
-        "SELECT (SELECT count(*) FROM a) AS entities, "
-        "  (SELECT coalesce(sum(CASE jsonb_typeof(v) WHEN 'array' THEN jsonb_array_length(v)"
-        "   ELSE 1 END), 0) FROM a) AS instances, "
-        "  ARRAY(SELECT DISTINCT t.v #>> '{}' FROM a"
-        "   CROSS JOIN LATERAL jsonb_path_query(a.v, '$.type') AS t(v)) AS kinds, "
-        "  ARRAY(SELECT DISTINCT t FROM a CROSS JOIN LATERAL unnest(a.types) AS t"
-        "   WHERE {seen_type}) AS types"
-    )
-    .replace("{seen}", _SEEN.format(v="$3"))
-    .replace("{seen_type}", _SEEN_TYPE.format(v="$3"))
+    "WITH a AS MATERIALIZED ("  # noqa: S608
+    "  SELECT types, attrs -> $2::text AS v FROM entity WHERE tenant = $1 AND attrs ? $2::text"
+    "  AND " + _seen("$3") + ") "
+    "SELECT (SELECT count(*) FROM a) AS entities, "
+    "  (SELECT coalesce(sum(CASE jsonb_typeof(v) WHEN 'array' THEN jsonb_array_length(v)"
+    "   ELSE 1 END), 0) FROM a) AS instances, "
+    "  ARRAY(SELECT DISTINCT t.v #>> '{}' FROM a"
+    "   CROSS JOIN LATERAL jsonb_path_query(a.v, '$.type') AS t(v)) AS kinds, "
+    "  ARRAY(SELECT DISTINCT t FROM a CROSS JOIN LATERAL unnest(a.types) AS t"
+    "   WHERE " + _seen_type("$3") + ") AS types"
 )
 
 

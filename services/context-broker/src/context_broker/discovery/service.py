@@ -9,13 +9,16 @@ AttributeList, Attribute).
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from context_broker.discovery import repository
 from context_broker.ngsild.ids import is_valid_name
 from context_broker.ngsild.jsonld import CompiledContext
 from mims_shared.db import Database
 from mims_shared.errors import BadRequestData, NotFound
+
+T = TypeVar("T")
 
 
 def _list_id(kind: str) -> str:
@@ -35,12 +38,16 @@ class DiscoveryService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    async def _read(self, fetch: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """One repository read on a connection of its own (no transaction)."""
+        async with self.db.unit_of_work(transaction=False) as uow:
+            return await fetch(uow.connection, *args)
+
     async def entity_types(
         self, tenant: str, ctx: CompiledContext, visible: frozenset[str] | None = None
     ) -> dict[str, Any]:
         """Retrieve Available Entity Types (5.7.5): an EntityTypeList (5.2.24)."""
-        async with self.db.unit_of_work(transaction=False) as uow:
-            iris = await repository.entity_types(uow.connection, tenant, _names(visible))
+        iris = await self._read(repository.entity_types, tenant, _names(visible))
         names = sorted({ctx.compact_type(iri) for iri in iris})
         return {"id": _list_id("EntityTypeList"), "type": "EntityTypeList", "typeList": names}
 
@@ -48,10 +55,7 @@ class DiscoveryService:
         self, tenant: str, ctx: CompiledContext, visible: frozenset[str] | None = None
     ) -> list[dict[str, Any]]:
         """Retrieve Details of Available Entity Types (5.7.6): EntityType objects (5.2.25)."""
-        async with self.db.unit_of_work(transaction=False) as uow:
-            found = await repository.entity_types_with_attributes(
-                uow.connection, tenant, _names(visible)
-            )
+        found = await self._read(repository.entity_types_with_attributes, tenant, _names(visible))
         out = [
             {
                 "id": iri,
@@ -73,8 +77,7 @@ class DiscoveryService:
         """Retrieve Available Entity Type Information (5.7.7): an EntityTypeInfo (5.2.26)."""
         _check_name("entity type", name)
         iri = ctx.expand(name)
-        async with self.db.unit_of_work(transaction=False) as uow:
-            info = await repository.entity_type(uow.connection, tenant, iri, _names(visible))
+        info = await self._read(repository.entity_type, tenant, iri, _names(visible))
         if info.entities == 0:
             raise NotFound(f"Entity type {name} does not exist: no entity has it")
         details = [
@@ -98,8 +101,7 @@ class DiscoveryService:
         self, tenant: str, ctx: CompiledContext, visible: frozenset[str] | None = None
     ) -> dict[str, Any]:
         """Retrieve Available Attributes (5.7.8): an AttributeList (5.2.27)."""
-        async with self.db.unit_of_work(transaction=False) as uow:
-            iris = await repository.attributes(uow.connection, tenant, _names(visible))
+        iris = await self._read(repository.attributes, tenant, _names(visible))
         names = sorted({ctx.compact(iri) for iri in iris})
         return {"id": _list_id("AttributeList"), "type": "AttributeList", "attributeList": names}
 
@@ -107,8 +109,7 @@ class DiscoveryService:
         self, tenant: str, ctx: CompiledContext, visible: frozenset[str] | None = None
     ) -> list[dict[str, Any]]:
         """Retrieve Details of Available Attributes (5.7.9): Attribute objects (5.2.28)."""
-        async with self.db.unit_of_work(transaction=False) as uow:
-            found = await repository.attributes_with_types(uow.connection, tenant, _names(visible))
+        found = await self._read(repository.attributes_with_types, tenant, _names(visible))
         out = [
             {
                 "id": iri,
@@ -130,8 +131,7 @@ class DiscoveryService:
         """Retrieve Available Attribute Information (5.7.10): an Attribute (5.2.28)."""
         _check_name("attribute", name)
         iri = ctx.expand(name)
-        async with self.db.unit_of_work(transaction=False) as uow:
-            info = await repository.attribute(uow.connection, tenant, iri, _names(visible))
+        info = await self._read(repository.attribute, tenant, iri, _names(visible))
         if info.entities == 0:
             raise NotFound(f"Attribute {name} does not exist: no entity has it")
         return {

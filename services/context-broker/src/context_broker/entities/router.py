@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from context_broker.deps import (
     BODY_MEDIA_TYPES,
+    ENTITY_FILTERS,
     PATCH_MEDIA_TYPES,
     Json,
     JsonPatch,
@@ -264,21 +265,7 @@ async def purge_entities(
 
 
 @router.get("/entities")
-@reads_query(
-    "id",
-    "idPattern",
-    "type",
-    "q",
-    "scopeQ",
-    "georel",
-    "geometry",
-    "coordinates",
-    "geoproperty",
-    "limit",
-    "offset",
-    "count",
-    *_shape.query_names,  # type: ignore[attr-defined]
-)
+@reads_query(*ENTITY_FILTERS, *_shape.query_names)  # type: ignore[attr-defined]
 async def query_entities(request: Request) -> Response:
     """Query Entities (5.7.2; HTTP binding 6.4.3.2; geo-queries 4.10; joins 4.5.23)."""
     shape = await _shape(request)

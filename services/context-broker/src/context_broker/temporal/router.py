@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
 from context_broker.deps import (
+    ENTITY_FILTERS,
     Json,
     JsonPatch,
     Ld,
@@ -246,19 +247,8 @@ Read = Annotated[TemporalRead, Depends(_temporal_read)]
 
 @router.get("/entities")
 @reads_query(
-    "id",
-    "idPattern",
-    "type",
-    "q",
+    *ENTITY_FILTERS,
     "csf",  # context source filter: one broker, no context sources
-    "scopeQ",
-    "georel",
-    "geometry",
-    "coordinates",
-    "geoproperty",
-    "limit",
-    "offset",
-    "count",
     "orderBy",
 )
 async def query_temporal(service: Service, read: Read, request: Request) -> Response:
