@@ -23,8 +23,9 @@ from starlette.types import Receive, Scope, Send
 from catalogue.ckan.service import CkanService
 from catalogue.dcat.ckan import CkanError, validation_error
 from mims_shared.errors import DomainError, PayloadTooLarge, ServiceUnavailable
-from mims_shared.web.body import read_json, reject_nul_in_url
+from mims_shared.web.body import read_json
 from mims_shared.web.edge import answer_error
+from mims_shared.web.lean import REQUEST_CHECKS
 from mims_shared.web.problems import status_of
 
 router = APIRouter()
@@ -78,7 +79,8 @@ async def _action(service: CkanService, request: Request, action: str) -> Respon
 
 async def ckan_action(request: Request) -> Response:
     """A CKAN action (CKAN 2.10 action API, ckan.logic.action.get), at either path."""
-    await reject_nul_in_url(request)  # what every other route gets as a dependency
+    for check in REQUEST_CHECKS:  # what every other route gets as dependencies
+        await check(request)
     service: CkanService = request.app.state.ckan
     return await _action(service, request, request.path_params["action"])
 
