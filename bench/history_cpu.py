@@ -27,8 +27,9 @@ from typing import Any
 
 import asyncpg
 
-from mims_shared.db import database_url_for, libpq_url, maintenance_url
+from mims_shared.db import database_url_for, libpq_url
 from mims_shared.migrations import ensure_database, migrate
+from mims_stack.database import drop
 from mims_stack.services import spec
 
 
@@ -124,11 +125,7 @@ async def measure(server: str, batches: int, batch: int) -> None:
         )
     finally:
         await conn.close()
-        admin = await asyncpg.connect(maintenance_url(url))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await drop([url])
     diffs = [a - b for a, b in zip(on, off, strict=True)]
     print(f"PostgreSQL backend CPU per create, {len(on)} batches of {batch} each way:")
     print(f"  history off {statistics.median(off):.0f} us, on {statistics.median(on):.0f} us")

@@ -135,3 +135,21 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def backend_pids(database_url: str) -> list[int]:
+    """The PostgreSQL server processes serving a database (a service's pooled connections),
+    besides the one asking: their CPU is the database's share of a scenario."""
+    import asyncpg
+
+    from mims_shared.db import libpq_url
+
+    conn = await asyncpg.connect(libpq_url(database_url))
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    return [int(r["pid"]) for r in rows]

@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 import orjson
 
-from bench.loadgen import Result, cpu_seconds, run
+from bench.loadgen import Result, backend_pids, cpu_seconds, run
 from mims_shared.db import jsonb, libpq_url
 
 CAT = "/tmf-api/productCatalogManagement/v5"
@@ -201,23 +201,10 @@ async def _orders(
     return len(latencies), sorted(latencies), errors
 
 
-async def _backend_pids(database_url: str) -> list[int]:
-    """The server processes serving the marketplace's database (its pool's connections)."""
-    conn = await asyncpg.connect(libpq_url(database_url))
-    try:
-        rows = await conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()"
-        )
-    finally:
-        await conn.close()
-    return [r["pid"] for r in rows]
-
-
 def backend_cpu(database_url: str) -> dict[int, float]:
     """CPU seconds so far of each PostgreSQL backend of the database (local server only;
     a backend already gone is left out)."""
-    found = {pid: cpu_seconds(pid) for pid in asyncio.run(_backend_pids(database_url))}
+    found = {pid: cpu_seconds(pid) for pid in asyncio.run(backend_pids(database_url))}
     return {pid: used for pid, used in found.items() if used > 0}
 
 

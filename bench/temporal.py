@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.loadgen import Result, cpu_seconds, run
+from bench.loadgen import Result, backend_pids, cpu_seconds, run
 from conftest import free_port
 from mims_shared.db import libpq_url
 from mims_stack.database import drop, prepare
@@ -97,13 +97,9 @@ async def _backends(url: str) -> tuple[int, list[int]]:
     conn = await asyncpg.connect(libpq_url(url))
     try:
         count = await conn.fetchval("SELECT count(*) FROM entity")
-        pids = await conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()"
-        )
-        return int(count), [r["pid"] for r in pids]
     finally:
         await conn.close()
+    return int(count), await backend_pids(url)
 
 
 @dataclass

@@ -16,7 +16,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mims_shared.db import Database, is_connectivity_error
+from mims_shared.db import Database
 from mims_shared.errors import ServiceUnavailable
 from mims_shared.migrations import load_migrations
 
@@ -41,9 +41,7 @@ class Readiness:
                 applied = {r[0] for r in rows}
         except ServiceUnavailable:
             return {"database": "down", "migrations": "unknown"}
-        except Exception as exc:
-            if is_connectivity_error(exc):
-                return {"database": "down", "migrations": "unknown"}
+        except Exception:  # connectivity errors come as ServiceUnavailable (unit_of_work)
             return {"database": "up", "migrations": "missing"}
         return {
             "database": "up",

@@ -11,8 +11,8 @@ from gateway.policy.rules import (
     query_types,
     response_types,
     restrict_query,
-    short_name,
 )
+from mims_shared.entity_types import type_name as short_name  # the gateway's rule for names
 
 
 @pytest.mark.parametrize(

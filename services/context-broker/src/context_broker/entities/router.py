@@ -209,9 +209,6 @@ async def _shape(request: Request) -> Shape:
     )
 
 
-Shaped = Annotated[Shape, Depends(_shape)]
-
-
 def _count_header(total: int | None) -> dict[str, str]:
     return {"NGSILD-Results-Count": str(total)} if total is not None else {}
 

@@ -104,12 +104,16 @@ async def save(conn: asyncpg.Connection, s: StoredSubscription, interval: float 
     await conn.execute("SELECT nextval('subscription_generation')")
 
 
-async def delete(conn: asyncpg.Connection, tenant: str, sid: str) -> bool:
+async def delete(conn: asyncpg.Connection, tenant: str, sid: str, owner: str | None = None) -> bool:
+    """Delete a subscription and its pending notifications (``owner``: only if that
+    subscriber made it); whether it was there."""
     done = await conn.fetchval(
         "DELETE FROM subscription WHERE tenant = $1 AND id = $2 "
+        "AND ($3::text IS NULL OR owner = $3) "
         "RETURNING nextval('subscription_generation')",
         tenant,
         sid,
+        owner,
     )
     if done is not None:
         await conn.execute(

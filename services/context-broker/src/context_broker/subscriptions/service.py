@@ -200,10 +200,8 @@ class SubscriptionService:
         """Delete Subscription (5.8.5)."""
         _check_id(sid)
         async with self.db.unit_of_work() as uow:
-            s = await repository.get(uow.connection, tenant, sid, for_update=True)
-            if s is None or not _owned(s, owner):
+            if not await repository.delete(uow.connection, tenant, sid, owner):
                 raise NotFound(f"Subscription {sid} does not exist")
-            await repository.delete(uow.connection, tenant, sid)
             await uow.commit()
 
     async def retrieve(

@@ -432,7 +432,7 @@ class TemporalService:
                 raise NotFound(f"Entity {eid} does not exist")
             refuse_hidden(tenant, known.types, view.visible)
             out, page = await self._evolutions(
-                uow.connection, tenant, [known], ctx, view, query, single=True
+                uow.connection, [known], ctx, view, query, single=True
             )
         entity = out[0]
         if view.attrs is not None and not entity.keys() - {"id", "type", "scope"}:
@@ -499,13 +499,12 @@ class TemporalService:
         async with self.db.unit_of_work(transaction=view.fmt == "aggregatedValues") as uow:
             known = await repository.get_entities(uow.connection, tenant, wanted)
             rows = [known[i] for i in wanted if i in known]
-            out, page = await self._evolutions(uow.connection, tenant, rows, ctx, view, query)
+            out, page = await self._evolutions(uow.connection, rows, ctx, view, query)
         return out, total, page
 
     async def _evolutions(
         self,
         conn: Any,
-        tenant: str,
         entities: list[repository.TemporalEntityRow],
         ctx: CompiledContext,
         view: TemporalView,

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import orjson
 
-from gateway.policy.rules import short_name
+from mims_shared.entity_types import type_name
 from mims_shared.errors import ServiceUnavailable
 
 
@@ -56,7 +56,7 @@ def parse(items: Any) -> list[Entitlement]:
             out.append(
                 Entitlement(
                     item.get("tenant") or None,
-                    frozenset(short_name(t) for t in item.get("entityTypes") or [] if t),
+                    frozenset(type_name(t) for t in item.get("entityTypes") or [] if t),
                     frozenset(a for a in item.get("actions") or [] if isinstance(a, str)),
                     _instant(item.get("validFrom")),
                     _instant(item.get("validUntil")),

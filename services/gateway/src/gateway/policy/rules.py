@@ -40,9 +40,6 @@ class Need:
     types_from: TypesFrom = "none"
 
 
-#: Types are compared by their last name segment, as everywhere in the stack.
-short_name = type_name
-
 _META = Need("meta")
 _WRITE = Need("write")
 _BY_QUERY = Need("read", "query")
@@ -88,7 +85,7 @@ def other_need(upstream: str, method: str, path: str) -> Need:
 
 def names_in_selection(selection: str) -> set[str]:
     """The type names of an entity type selection (``(A;B)|C,D``)."""
-    return {short_name(n.strip()) for n in _SEPARATORS.split(selection) if n.strip()}
+    return {type_name(n.strip()) for n in _SEPARATORS.split(selection) if n.strip()}
 
 
 def query_types(query_string: bytes) -> tuple[set[str], bool]:
@@ -134,7 +131,7 @@ def response_types(body: Any) -> set[str]:
     if kind == "Feature" and isinstance(body.get("properties"), dict):
         kind = body["properties"].get("type")
     if isinstance(kind, str):
-        return {short_name(kind)}
+        return {type_name(kind)}
     if isinstance(kind, list):
-        return {short_name(k) for k in kind if isinstance(k, str)}
+        return {type_name(k) for k in kind if isinstance(k, str)}
     return set()

@@ -31,6 +31,7 @@ from gateway.ratelimit.buckets import Buckets
 from gateway.routing.table import RouteTable, Upstream
 from mims_shared import errors as e
 from mims_shared import http1
+from mims_shared.entity_types import type_name
 from mims_shared.logs import request_id_var
 from mims_shared.web.formats import PROBLEM_TYPE_BASE, problem_slug
 from mims_shared.web.problems import InternalError, problem_headers, status_of
@@ -159,7 +160,7 @@ class Gateway:
         self.buckets = buckets
         self.admin_token = admin_token.encode()
         self.enforce = enforce
-        self.open_types = frozenset(rules.short_name(t) for t in open_types)
+        self.open_types = frozenset(type_name(t) for t in open_types)
         self.max_body_bytes = max_body_bytes
         self.retries = retries
         self.cors_any = "*" in cors_origins
