@@ -215,11 +215,11 @@ async def _ordered_scan(
     query runs.
     """
     assert f.q_path is not None
-    where, args = _where(replace(f, q_path=None))
-    if f.types is not None and len(f.types) == 1 and not await _multi_typed(conn, f):
-        # Every candidate has exactly this one type: walk them alone, in id order
-        # (index (tenant, types, id), migration 0011), not the whole tenant.
-        where, args = _where(replace(f, q_path=None, types=None))
+    # When every candidate has exactly the one type asked for, they are walked alone, in id
+    # order (index (tenant, types, id), migration 0011), not along the whole tenant.
+    single = f.types is not None and len(f.types) == 1 and not await _multi_typed(conn, f)
+    where, args = _where(replace(f, q_path=None, types=None if single else f.types))
+    if single:
         args.append(f.types)
         where += f" AND types = ${len(args)}::text[]"
     n = len(args)
