@@ -2,11 +2,12 @@
 
 (a) The write path with history on and off: two brokers from this code, each on its own fresh
 database; in the second the history triggers of migrations/0006_history.sql are disabled.
-Create Entity (the ParkingSpot of bench/__main__.py) is driven on each, in alternating rounds
-so that both see the same machine, and the ratio on/off is printed (goal >= 0.8). On a
+Create Entity (the ParkingSpot of bench/__main__.py), then Update Attributes (a new status
+observed at a new time, on 2,000 ParkingSpots in turn) are driven on each, in alternating
+rounds so that both see the same machine, and the ratios on/off are printed (goal >= 0.8). On a
 machine shared with other work the ratio moves a lot from run to run; the CPU time per create
 of the broker and of its PostgreSQL backends (read from /proc when PostgreSQL runs on this
-machine) is printed too, a figure that holds better.
+machine) per request is printed too, a figure that holds better.
 
 (b) An aggregated temporal query over 100,000 instances of one attribute: a Device with one
 instance written through the temporal API and 99,999 more added in SQL (one a minute, about
@@ -22,7 +23,9 @@ import json
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +53,43 @@ def _spot(n: int, tag: str) -> bytes:
     doc = json.loads(entity(n))
     doc["id"] = f"urn:ngsi-ld:ParkingSpot:temporal-{RUN}-{tag}-{n}"
     return json.dumps(doc).encode()
+
+
+Maker = Callable[[int], tuple[str, str, dict[str, str], bytes]]
+JSON = {"Content-Type": "application/json"}
+#: Entities each broker holds before the updates (ParkingSpots, by batch create).
+UPDATED = 2_000
+
+
+def _creates(port: int, mode: str) -> Maker:
+    """Create Entity (5.6.1): a new ParkingSpot per request."""
+
+    def make(n: int) -> tuple[str, str, dict[str, str], bytes]:
+        return "POST", "/ngsi-ld/v1/entities", JSON, _spot(n, mode)
+
+    return make
+
+
+def _updates(port: int, mode: str) -> Maker:
+    """Update Attributes (5.6.2) as a sensor sends them: a new status observed at a new time,
+    on one of ``UPDATED`` ParkingSpots in turn (loaded here by batch create)."""
+    tag = f"{mode}-u"
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        for start in range(0, UPDATED, 500):
+            batch = b"[" + b",".join(_spot(n, tag) for n in range(start, start + 500)) + b"]"
+            resp = client.post("/ngsi-ld/v1/entityOperations/create", content=batch, headers=JSON)
+            if resp.status_code != 201:
+                raise RuntimeError(f"batch create answered {resp.status_code}: {resp.text[:300]}")
+    statuses = ("free", "occupied", "closed", "unknown")
+    origin = datetime(2026, 11, 26, tzinfo=UTC)
+
+    def make(n: int) -> tuple[str, str, dict[str, str], bytes]:
+        eid = f"urn:ngsi-ld:ParkingSpot:temporal-{RUN}-{tag}-{n % UPDATED}"
+        at = (origin + timedelta(seconds=n)).isoformat().replace("+00:00", "Z")
+        body = {"status": {"type": "Property", "value": statuses[n % 4], "observedAt": at}}
+        return "PATCH", f"/ngsi-ld/v1/entities/{eid}/attrs", JSON, json.dumps(body).encode()
+
+    return make
 
 
 async def _databases(pg_url: str) -> dict[str, str]:
@@ -92,31 +132,25 @@ async def _load_history(url: str) -> None:
         await conn.close()
 
 
-async def _backends(url: str) -> tuple[int, list[int]]:
-    """The number of entities and the pids of the other backends on the database."""
-    conn = await asyncpg.connect(libpq_url(url))
-    try:
-        count = await conn.fetchval("SELECT count(*) FROM entity")
-    finally:
-        await conn.close()
-    return int(count), await backend_pids(url)
-
-
 @dataclass
 class _Cpu:
-    """CPU seconds spent by the broker and its PostgreSQL backends, and the creates done."""
+    """CPU seconds spent by the broker and its PostgreSQL backends, and the writes sent."""
 
     broker: float = 0.0
     database: float = 0.0
-    creates: int = 0
+    writes: int = 0
 
-    def line(self, mode: str) -> str:
-        n = max(1, self.creates)
+    def line(self, write: str, mode: str) -> str:
+        n = max(1, self.writes)
         pg = f"{self.database / n * 1e6:.0f} us" if self.database else "n/a (not local)"
         return (
-            f"Create Entity, history {mode}: broker CPU {self.broker / n * 1e6:.0f} us, "
-            f"PostgreSQL backends {pg} per create ({self.creates} creates)"
+            f"{write}, history {mode}: broker CPU {self.broker / n * 1e6:.0f} us, "
+            f"PostgreSQL backends {pg} per request ({self.writes} requests)"
         )
+
+    @property
+    def per_write(self) -> float:
+        return (self.broker + self.database) / max(1, self.writes)
 
 
 def _row(r: Result, base: Result | None) -> dict[str, float | int | None]:
@@ -153,45 +187,51 @@ def scenarios(pg_url: str, duration: float, connections: int) -> dict[str, dict[
                 procs[mode] = start_service(svc, env, "127.0.0.1", ports[mode], log.fileno())
         for mode, proc in procs.items():
             wait_ready(f"http://127.0.0.1:{ports[mode]}", proc)
-        json_h = {"Content-Type": "application/json"}
-        rounds: dict[str, list[Result]] = {"on": [], "off": []}
-        cpu = {"on": _Cpu(), "off": _Cpu()}
-        index = 0
-        for _ in range(2):  # off, on, off, on: both modes see the same machine
+        rows: dict[str, dict[str, Any]] = {}
+        for write, factory in (("Create Entity", _creates), ("Update Attributes", _updates)):
+            makers = {mode: factory(ports[mode], mode) for mode in ("off", "on")}
+            rounds: dict[str, list[Result]] = {"on": [], "off": []}
+            cpu = {"on": _Cpu(), "off": _Cpu()}
+            index = 0
+            for _ in range(2):  # off, on, off, on: both modes see the same machine
+                for mode in ("off", "on"):
+                    sent = [0]
+
+                    def counted(
+                        n: int, make: Maker = makers[mode], sent: list[int] = sent
+                    ) -> tuple[str, str, dict[str, str], bytes]:
+                        sent[0] += 1
+                        return make(n)
+
+                    pids = asyncio.run(backend_pids(urls[mode]))
+                    before = {p: cpu_seconds(p) for p in pids}
+                    broker = cpu_seconds(procs[mode].pid)
+                    r = run(
+                        "127.0.0.1",
+                        ports[mode],
+                        counted,
+                        connections=connections,
+                        duration=duration / 2,
+                        start_index=index,
+                    )
+                    cpu[mode].broker += cpu_seconds(procs[mode].pid) - broker
+                    pids = asyncio.run(backend_pids(urls[mode]))
+                    # Backends that appeared during the round count from zero.
+                    cpu[mode].database += sum(cpu_seconds(p) - before.get(p, 0.0) for p in pids)
+                    cpu[mode].writes += sent[0]
+                    index += 1_000_000
+                    rounds[mode].append(r)
+            off, on = _merged(rounds["off"]), _merged(rounds["on"])
             for mode in ("off", "on"):
-
-                def create(n: int, mode: str = mode) -> tuple[str, str, dict[str, str], bytes]:
-                    return "POST", "/ngsi-ld/v1/entities", json_h, _spot(n, mode)
-
-                count, pids = asyncio.run(_backends(urls[mode]))
-                before = {p: cpu_seconds(p) for p in pids}
-                broker = cpu_seconds(procs[mode].pid)
-                r = run(
-                    "127.0.0.1",
-                    ports[mode],
-                    create,
-                    connections=connections,
-                    duration=duration / 2,
-                    start_index=index,
+                print(cpu[mode].line(write, mode), flush=True)
+            if cpu["off"].per_write:
+                extra = cpu["on"].per_write / cpu["off"].per_write - 1
+                print(
+                    f"history: {extra:+.0%} CPU per {write} (broker + PostgreSQL backends)",
+                    flush=True,
                 )
-                cpu[mode].broker += cpu_seconds(procs[mode].pid) - broker
-                after, pids = asyncio.run(_backends(urls[mode]))
-                # Backends that appeared during the round count from zero.
-                cpu[mode].database += sum(cpu_seconds(p) - before.get(p, 0.0) for p in pids)
-                cpu[mode].creates += after - count
-                index += 1_000_000
-                rounds[mode].append(r)
-        off, on = _merged(rounds["off"]), _merged(rounds["on"])
-        for mode in ("off", "on"):
-            print(cpu[mode].line(mode), flush=True)
-        total = {
-            m: c.broker / max(1, c.creates) + c.database / max(1, c.creates) for m, c in cpu.items()
-        }
-        if total["off"]:
-            extra = (total["on"] - total["off"]) / total["off"]
-            print(
-                f"history: {extra:+.0%} CPU per create (broker + PostgreSQL backends)", flush=True
-            )
+            rows[f"broker {write}, history off"] = _row(off, None)
+            rows[f"broker {write}, history on"] = _row(on, off)
 
         port = ports["on"]
         first = {
@@ -210,9 +250,9 @@ def scenarios(pg_url: str, duration: float, connections: int) -> dict[str, dict[
             f"/ngsi-ld/v1/temporal/entities/{DEVICE}?options=aggregatedValues&aggrMethods={methods}"
         )
         check = httpx.get(f"http://127.0.0.1:{port}{base}&aggrPeriodDuration=P1D", timeout=30)
-        counted = sum(b[0] for b in check.json()["temperature"]["totalCount"])
-        if counted != INSTANCES:
-            raise RuntimeError(f"the aggregation counted {counted} instances, not {INSTANCES}")
+        total = sum(b[0] for b in check.json()["temperature"]["totalCount"])
+        if total != INSTANCES:
+            raise RuntimeError(f"the aggregation counted {total} instances, not {INSTANCES}")
 
         def hourly(n: int) -> tuple[str, str, dict[str, str], bytes]:
             return "GET", f"{base}&aggrPeriodDuration=PT1H", {}, b""
@@ -227,8 +267,7 @@ def scenarios(pg_url: str, duration: float, connections: int) -> dict[str, dict[
         d = run("127.0.0.1", port, daily, connections=1, duration=duration)
         dc = run("127.0.0.1", port, distinct, connections=1, duration=duration)
         return {
-            "broker Create Entity, history off": _row(off, None),
-            "broker Create Entity, history on": _row(on, off),
+            **rows,
             "temporal aggregated, 100k instances, PT1H": _row(h, None),
             "temporal aggregated, 100k instances, P1D": _row(d, None),
             "temporal aggregated + distinctCount, PT1H": _row(dc, None),

@@ -37,6 +37,13 @@ _DELETE = "DELETE FROM entity WHERE tenant = $1 AND id = $2 RETURNING 1"
 _GET_VERSIONED = f"SELECT {_COLUMNS}, xmin FROM entity WHERE tenant = $1 AND id = $2"  # noqa: S608
 _GET_VERSIONED_FOR_UPDATE = _GET_VERSIONED + " FOR UPDATE"
 _SAVE_IF = _SAVE + " AND xmin = $8 RETURNING 1"
+# The same, telling the history trigger what the update changes (ngsi-ld/history.py): the
+# setting is made in the statement, before the trigger runs at its end, which takes it.
+_SAVE_IF_TOLD = (
+    "WITH told AS (SELECT set_config('mims.history_changes', $9, true)) "
+    "UPDATE entity SET types = $3, attrs = $4, scopes = $5, modified_at = $6, "
+    "geo_box = $7::text::box FROM told WHERE tenant = $1 AND id = $2 AND xmin = $8 RETURNING 1"
+)
 
 
 @dataclass(slots=True)
@@ -91,19 +98,20 @@ async def get_versioned(
     return None if row is None else (_entity(row), row["xmin"])
 
 
-async def save_if(conn: asyncpg.Connection, tenant: str, e: StoredEntity, version: int) -> bool:
-    """Save ``e`` if its row is still at ``version``; False when another write came first."""
-    done = await conn.fetchval(
-        _SAVE_IF,
-        tenant,
-        e.id,
-        e.types,
-        jsonb(e.attrs),
-        e.scopes,
-        e.modified_at,
-        geo_box_of(e.attrs),
-        version,
-    )
+async def save_if(
+    conn: asyncpg.Connection,
+    tenant: str,
+    e: StoredEntity,
+    version: int,
+    history: str | None = None,
+) -> bool:
+    """Save ``e`` if its row is still at ``version``; False when another write came first.
+    ``history``: what the update changes, for the history (ngsild/history.py ``told``)."""
+    args = [tenant, e.id, e.types, jsonb(e.attrs), e.scopes, e.modified_at, geo_box_of(e.attrs)]
+    if history is None:
+        done = await conn.fetchval(_SAVE_IF, *args, version)
+    else:
+        done = await conn.fetchval(_SAVE_IF_TOLD, *args, version, history)
     return done is not None
 
 

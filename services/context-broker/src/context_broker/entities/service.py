@@ -12,9 +12,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import orjson
+
 from context_broker.datamodels.service import NO_CHECK, Checker, ConformanceService
 from context_broker.entities import link_repository, links, repository
 from context_broker.entities.repository import Filter, StoredEntity
+from context_broker.ngsild import history
 from context_broker.ngsild.attributes import (
     INSTANCE_MEMBERS,
     as_list,
@@ -147,6 +150,9 @@ class EntityService:
     def __init__(self, db: Database, conformance: ConformanceService | None = None) -> None:
         self.db = db
         self.conformance = conformance
+        #: Whether an update tells the history what it changes (ngsild/history.py); off
+        #: when the database records no history (its triggers disabled).
+        self.tell_history = True
 
     async def checker(self, tenant: str) -> Checker:
         """MIM2: the check of entities about to be stored (datamodels/service.py)."""
@@ -251,10 +257,17 @@ class EntityService:
             if found is None:
                 raise NotFound(f"Entity {eid} does not exist")
             e, version = found
+            # An independent copy: ``change`` may change instances in place.
+            before = orjson.loads(orjson.dumps(e.attrs)) if self.tell_history else None
+            types, scopes = list(e.types), e.scopes
             result = change(e)
             check(e)
             e.modified_at = _now()
-            return result if await repository.save_if(conn, tenant, e, version) else LOST
+            told = None
+            if before is not None:
+                moved = e.types != types or e.scopes != scopes
+                told = history.told(e.id, before, e.attrs, moved, scopes, e.scopes)
+            return result if await repository.save_if(conn, tenant, e, version, told) else LOST
 
         return await optimistic(self.db, attempt)
 

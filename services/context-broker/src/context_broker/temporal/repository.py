@@ -1,11 +1,15 @@
-"""SQL for the history (migrations/0006_history.sql, 0010_history_keys.sql): bound
-statements only.
+"""SQL for the history (migrations/0006_history.sql, 0010_history_keys.sql,
+0012_history_snapshots.sql): bound statements only.
 
 ``attr_instance`` holds one row per attribute instance, partitioned by ``at``, under the key
-of its entity (``temporal_entity.key``); the column a temporal query compares (``at``,
-``created_at``, ``modified_at``, ``deleted_at``) comes from the fixed map ``TIME_PROPERTIES``
-of ngsild/temporal.py, never from the request's text. An instance is stored without its
-createdAt and modifiedAt (the columns hold them).
+of its entity (``temporal_entity.key``), and one *snapshot* row per created entity (all its
+attributes at creation, ``attr = ''``). Reads select from the view ``history_instance``,
+which unfolds snapshots into the instances they hold; before a change to recorded instances
+of an entity its snapshots become ordinary rows (``_unfold``), so that changes apply to rows
+only. The column a temporal query compares (``at``, ``created_at``, ``modified_at``,
+``deleted_at``) comes from the fixed map ``TIME_PROPERTIES`` of ngsild/temporal.py, never
+from the request's text. An instance is stored without its createdAt and modifiedAt (the
+columns hold them).
 """
 
 from __future__ import annotations
@@ -46,24 +50,31 @@ class InstanceRow:
 
 @dataclass(frozen=True, slots=True)
 class InstanceRef:
-    """Which stored instance an instanceId names: a number (``iid``), or the uuid of an
-    instance recorded before migration 0010 (``legacy_id``)."""
+    """Which stored instance an instanceId names: a number (``iid``) and, for an instance
+    recorded in a snapshot, its place in it (``sub``); or the uuid of an instance recorded
+    before migration 0010 (``legacy_id``)."""
 
     number: int | None = None
+    sub: int | None = None
     legacy: str | None = None
 
-    def clause(self, placeholder: str) -> str:
+    def clause(self, first: int) -> str:
+        """The condition on a row, with the two values of ``values`` at $first, $first+1."""
+        a, b = f"${first}", f"${first + 1}"
         if self.number is not None:
-            return f"iid = {placeholder}::bigint AND legacy_id IS NULL"
-        return f"legacy_id = {placeholder}::uuid"
+            return f"iid = {a}::bigint AND sub IS NOT DISTINCT FROM {b}::int AND legacy_id IS NULL"
+        return f"legacy_id = {a}::uuid AND {b}::int IS NULL"
 
     @property
-    def value(self) -> int | str | None:
-        return self.number if self.number is not None else self.legacy
+    def values(self) -> tuple[int | str | None, int | None]:
+        return (self.number if self.number is not None else self.legacy), self.sub
 
 
 #: The instanceId of a row (after urn:ngsi-ld:Instance:), as text.
-_IID = "CASE WHEN legacy_id IS NULL THEN iid::text ELSE legacy_id::text END"
+_IID = (
+    "CASE WHEN legacy_id IS NOT NULL THEN legacy_id::text WHEN sub IS NULL THEN iid::text "
+    "ELSE iid::text || '-' || sub::text END"
+)
 #: System members kept in columns, not in the stored instance.
 _SYSTEM = ("createdAt", "modifiedAt")
 
@@ -71,6 +82,16 @@ _SYSTEM = ("createdAt", "modifiedAt")
 async def history_off(conn: asyncpg.Connection) -> None:
     """The history triggers skip this transaction: the temporal API records its own."""
     await conn.execute("SELECT set_config('mims.history', 'off', true)")
+
+
+async def recording(conn: asyncpg.Connection) -> bool:
+    """Whether updates of entities are recorded: the trigger is enabled (an operator may
+    disable the history triggers; the bench does, to compare)."""
+    enabled = await conn.fetchval(
+        "SELECT tgenabled <> 'D' FROM pg_trigger "
+        "WHERE tgrelid = 'entity'::regclass AND tgname = 'entity_history_update'"
+    )
+    return bool(enabled)
 
 
 async def add_partitions(conn: asyncpg.Connection, months_ahead: int) -> int:
@@ -146,6 +167,7 @@ async def insert_instances(
         return
     observed = [r for r in rows if r.observed_at is not None]
     if observed:
+        await _unfold(conn, key)
         await conn.execute(
             """
             DELETE FROM attr_instance a
@@ -187,6 +209,12 @@ def _unstamped(inst: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in inst.items() if k not in _SYSTEM}
 
 
+async def _unfold(conn: asyncpg.Connection, key: int) -> None:
+    """The entity's snapshots become ordinary rows, with the instanceIds they had: what
+    changes or deletes recorded instances then applies to rows alone."""
+    await conn.execute("SELECT history_unfold_into_rows(ARRAY[$1::bigint])", key)
+
+
 async def delete_entity(conn: asyncpg.Connection, tenant: str, eid: str) -> bool:
     """Forget the whole history of an entity; False when there was none."""
     key = await conn.fetchval(
@@ -206,6 +234,7 @@ async def delete_attribute(
     delete_all: bool,
 ) -> int:
     """Forget the instances of an attribute (of one datasetId, or all); how many."""
+    await _unfold(conn, key)
     if delete_all:
         status = await conn.execute(
             "DELETE FROM attr_instance WHERE entity_key = $1 AND attr = $2", key, attr
@@ -224,13 +253,14 @@ async def delete_attribute(
 async def get_instance(
     conn: asyncpg.Connection, key: int, attr: str, ref: InstanceRef
 ) -> tuple[dict[str, Any], datetime] | None:
-    """The stored instance and its createdAt."""
+    """The stored instance and its createdAt (locked: the transaction may change it)."""
+    await _unfold(conn, key)
     row = await conn.fetchrow(
         "SELECT inst, created_at FROM attr_instance WHERE entity_key = $1 AND attr = $2 "  # noqa: S608
-        f"AND {ref.clause('$3')} FOR UPDATE",
+        f"AND {ref.clause(3)} FOR UPDATE",
         key,
         attr,
-        ref.value,
+        *ref.values,
     )
     return None if row is None else (dict(row["inst"]), row["created_at"])
 
@@ -245,16 +275,17 @@ async def replace_instance(
     now: datetime,
 ) -> None:
     """Correct one instance (5.6.14): its members and times; it keeps its instanceId. The
-    row moves to another partition when its time changes (PostgreSQL does that)."""
+    row moves to another partition when its time changes (PostgreSQL does that). The
+    instance was read with ``get_instance`` in this transaction (snapshots unfolded)."""
     await conn.execute(
-        "UPDATE attr_instance SET inst = $4::text::jsonb, observed_at = $5, "  # noqa: S608
-        "at = coalesce($5, at), modified_at = $6, dataset_id = $4::text::jsonb ->> 'datasetId', "
-        "num = CASE WHEN jsonb_typeof($4::text::jsonb -> 'value') = 'number' "
-        "THEN ($4::text::jsonb ->> 'value')::float8 END "
-        f"WHERE entity_key = $1 AND attr = $2 AND {ref.clause('$3')}",
+        "UPDATE attr_instance SET inst = $5::text::jsonb, observed_at = $6, "  # noqa: S608
+        "at = coalesce($6, at), modified_at = $7, dataset_id = $5::text::jsonb ->> 'datasetId', "
+        "num = CASE WHEN jsonb_typeof($5::text::jsonb -> 'value') = 'number' "
+        "THEN ($5::text::jsonb ->> 'value')::float8 END "
+        f"WHERE entity_key = $1 AND attr = $2 AND {ref.clause(3)}",
         key,
         attr,
-        ref.value,
+        *ref.values,
         orjson.dumps(_unstamped(inst)).decode(),
         observed_at,
         now,
@@ -264,14 +295,18 @@ async def replace_instance(
 async def delete_instance(
     conn: asyncpg.Connection, tenant: str, eid: str, attr: str, ref: InstanceRef
 ) -> bool:
+    key = await conn.fetchval(
+        "SELECT key FROM temporal_entity WHERE tenant = $1 AND id = $2", tenant, eid
+    )
+    if key is None:
+        return False
+    await _unfold(conn, key)
     done = await conn.fetchval(
-        "DELETE FROM attr_instance WHERE entity_key = "  # noqa: S608
-        "(SELECT key FROM temporal_entity WHERE tenant = $1 AND id = $2) AND attr = $3 "
-        f"AND {ref.clause('$4')} RETURNING 1",
-        tenant,
-        eid,
+        "DELETE FROM attr_instance WHERE entity_key = $1 AND attr = $2 "  # noqa: S608
+        f"AND {ref.clause(3)} RETURNING 1",
+        key,
         attr,
-        ref.value,
+        *ref.values,
     )
     return done is not None
 
@@ -333,8 +368,9 @@ class StoredInstance:
     inst: dict[str, Any]
 
 
-#: The attributes of each entity that have history, one index probe per attribute (a loose
-#: index scan: PostgreSQL has no skip scan).
+#: The attributes of each entity that have history: one index probe per attribute of the
+#: ordinary rows (a loose index scan: PostgreSQL has no skip scan), and the attributes of
+#: its snapshots (attr '', first in the index's bytewise order).
 _SERIES = """
 WITH RECURSIVE pairs(e, a) AS (
     SELECT e, (SELECT attr FROM attr_instance
@@ -345,7 +381,11 @@ WITH RECURSIVE pairs(e, a) AS (
                WHERE entity_key = e AND attr > a ORDER BY attr LIMIT 1)
     FROM pairs WHERE a IS NOT NULL
 )
-SELECT e, a FROM pairs WHERE a IS NOT NULL
+SELECT e, a FROM pairs WHERE a <> ''
+UNION
+SELECT s.entity_key, k
+FROM attr_instance s CROSS JOIN LATERAL jsonb_object_keys(s.inst) AS k
+WHERE s.entity_key = ANY($1::bigint[]) AND s.attr = ''
 """
 
 
@@ -378,7 +418,7 @@ async def read(
         pairs = await _pairs(conn, sel)
         sql = (
             f"SELECT x.* FROM unnest(${n + 1}::bigint[], ${n + 2}::text[]) AS p(e, a) "  # noqa: S608
-            f"CROSS JOIN LATERAL (SELECT {cols} FROM attr_instance WHERE {where} "
+            f"CROSS JOIN LATERAL (SELECT {cols} FROM history_instance WHERE {where} "
             f"AND entity_key = p.e AND attr = p.a ORDER BY {column} DESC LIMIT ${n + 3}) AS x "
             "ORDER BY entity_key, attr, moment"
         )
@@ -386,13 +426,13 @@ async def read(
             sql, *args, [p[0] for p in pairs], [p[1] for p in pairs], sel.query.last_n
         )
     else:
-        sql = f"SELECT {cols} FROM attr_instance WHERE {where} ORDER BY moment LIMIT ${n + 1}"  # noqa: S608
+        sql = f"SELECT {cols} FROM history_instance WHERE {where} ORDER BY moment LIMIT ${n + 1}"  # noqa: S608
         rows = await conn.fetch(sql, *args, limit + 1)
         if len(rows) > limit:
             present = await _present(conn, sel, where, args)
         if len(rows) > limit and rows[limit]["moment"] == rows[limit - 1]["moment"]:
             # Instances at the time of the cut are all on this page.
-            cut = f"SELECT {cols} FROM attr_instance WHERE {where} AND {column} <= ${n + 1}"  # noqa: S608
+            cut = f"SELECT {cols} FROM history_instance WHERE {where} AND {column} <= ${n + 1}"  # noqa: S608
             rows = await conn.fetch(cut, *args, rows[limit - 1]["moment"])
         ids = sel.entities
         rows = sorted(rows, key=lambda r: (ids[r["entity_key"]], r["attr"], r["moment"]))
@@ -421,7 +461,7 @@ async def _present(
     # Built from constant fragments (see _where); every value is bound.
     sql = (
         f"SELECT p.e, p.a FROM unnest(${n + 1}::bigint[], ${n + 2}::text[]) AS p(e, a) "  # noqa: S608
-        f"WHERE EXISTS (SELECT 1 FROM attr_instance WHERE {where} "
+        f"WHERE EXISTS (SELECT 1 FROM history_instance WHERE {where} "
         "AND entity_key = p.e AND attr = p.a)"
     )
     rows = await conn.fetch(sql, *args, [p[0] for p in pairs], [p[1] for p in pairs])
@@ -477,7 +517,7 @@ async def aggregate(
     first = (
         f"SELECT p.e, p.a, f.moment, f.kind FROM unnest(${n + 1}::bigint[], ${n + 2}::text[]) "  # noqa: S608
         f"AS p(e, a) CROSS JOIN LATERAL (SELECT {column} AS moment, inst ->> 'type' AS kind "
-        f"FROM attr_instance WHERE {where} AND entity_key = p.e AND attr = p.a "
+        f"FROM history_instance WHERE {where} AND entity_key = p.e AND attr = p.a "
         f"ORDER BY {column} LIMIT 1) AS f"
     )
     firsts = await conn.fetch(first, *args, [p[0] for p in pairs], [p[1] for p in pairs])
@@ -523,7 +563,7 @@ async def aggregate(
     sql = (
         f"SELECT entity_key, attr, dataset_id, b, {end} AS e, {chosen} FROM ("  # noqa: S608
         f"SELECT a.entity_key, a.attr, a.dataset_id, a.num, a.{column} AS moment{inst}, "
-        f"{bucket} AS b FROM attr_instance a {join} WHERE {where}) a "
+        f"{bucket} AS b FROM history_instance a {join} WHERE {where}) a "
         "GROUP BY entity_key, attr, dataset_id, b"
     )
     await conn.execute("SET LOCAL work_mem = '64MB'")

@@ -83,17 +83,25 @@ def _check_name(name: str) -> None:
 
 
 def _instance_ref(instance_id: str) -> InstanceRef:
-    """The stored instance an instanceId names: ``urn:ngsi-ld:Instance:<number>``, or
-    ``urn:ngsi-ld:Instance:<uuid>`` for instances recorded before migration 0010."""
+    """The stored instance an instanceId names: ``urn:ngsi-ld:Instance:<number>``,
+    ``urn:ngsi-ld:Instance:<number>-<place>`` for an instance recorded in the snapshot of a
+    created entity (migration 0012), or ``urn:ngsi-ld:Instance:<uuid>`` for instances
+    recorded before migration 0010."""
     if not is_uri(instance_id):
         raise BadRequestData(f"The instanceId {instance_id[:200]!r} is not a URI")
     tail = instance_id.removeprefix(INSTANCE_PREFIX)
-    if tail != instance_id and tail.isascii() and tail.isdigit() and len(tail) <= 18:
-        return InstanceRef(number=int(tail))
+    if tail != instance_id:
+        number, dash, place = tail.partition("-")
+        if _digits(number, 18) and (not dash or _digits(place, 9)):
+            return InstanceRef(number=int(number), sub=int(place) if dash else None)
     hexdigits = tail.replace("-", "")
     if len(hexdigits) != 32 or any(c not in "0123456789abcdefABCDEF" for c in hexdigits):
         raise NotFound(f"No attribute instance {instance_id[:200]}")
     return InstanceRef(legacy=tail)
+
+
+def _digits(text: str, most: int) -> bool:
+    return 0 < len(text) <= most and text.isascii() and text.isdigit()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +136,17 @@ class TemporalService:
         self.db = db
         self.entities = entities
         self.page_limit = page_limit
+        #: Whether the database records the history of updates (learnt by ``prepare``).
+        self.recording = True
 
     async def prepare(self) -> int:
         """Make the coming months' history partitions (called at start-up). Without them
-        (database not reachable yet) history goes to the DEFAULT partition: still correct."""
+        (database not reachable yet) history goes to the DEFAULT partition: still correct.
+        Also learns whether the database records history (``recording``)."""
         try:
             async with self.db.unit_of_work() as uow:
                 made = await repository.add_partitions(uow.connection, PARTITIONS_AHEAD)
+                self.recording = await repository.recording(uow.connection)
                 await uow.commit()
         except ServiceUnavailable:
             return 0
