@@ -96,13 +96,13 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- The history key of an entity, made when it has none (an entity written while the history
--- was off).
-CREATE FUNCTION history_entity_key(tenant_ text, id_ text, types_ text[], scopes_ text[],
-                                   created timestamptz, written timestamptz) RETURNS bigint
+-- The history key of an entity, made from its current row when it has none (an entity
+-- written while the history was off).
+CREATE FUNCTION history_entity_key(tenant_ text, id_ text) RETURNS bigint
 LANGUAGE sql AS $$
     INSERT INTO temporal_entity AS t (tenant, id, types, scopes, created_at, modified_at)
-    VALUES (tenant_, id_, types_, scopes_, created, written)
+    SELECT e.tenant, e.id, e.types, e.scopes, e.created_at, e.modified_at
+    FROM entity e WHERE e.tenant = tenant_ AND e.id = id_
     ON CONFLICT (tenant, id) DO UPDATE
         SET types = EXCLUDED.types, scopes = EXCLUDED.scopes,
             modified_at = EXCLUDED.modified_at, deleted_at = NULL
@@ -112,13 +112,13 @@ $$;
 -- UPDATE: the instances that are new or changed, and deletions of those that are gone.
 --
 -- The writer may name them (entities/repository.py, for the update of one entity): in the
--- same statement it sets mims.history_changes to {"id": entity id, "entity": whether its
--- types or scopes changed, "rows": [{"attr": IRI, "inst": instance, "gone": false}, ...]}:
--- each instance that is new or differs from the one it replaces (same attribute and
--- datasetId), each instance that is gone ("gone": true, the instance it was), and the scope
--- when it changed (attr: the scope IRI, inst: {"type": "Property", "value": [scopes]},
--- "gone" when none is left). The trigger takes it (and clears it) and records those rows:
--- one short statement instead of comparing every attribute of the entity in SQL.
+-- same statement it sets mims.history_changes to {"tenant", "id", "entity": whether its
+-- types or scopes changed, "rows": [...]}, one row per attribute instance to record, with
+-- the columns of attr_instance ("gone": the instance is recorded as deleted): each instance
+-- that is new or differs from the one it replaces (same attribute and datasetId), each one
+-- that is gone, and the scope when it changed (ngsild/history.py). The trigger takes it
+-- (and clears it) and records those rows: one short statement instead of comparing every
+-- attribute of the entity in SQL.
 -- Without it, the attributes that differ between the old and the new row are found here,
 -- and compared instance by instance. Both record the same rows
 -- (tests/integration/test_history_changes.py).
@@ -149,26 +149,19 @@ BEGIN
     IF changes IS NOT NULL THEN
         INSERT INTO attr_instance (entity_key, attr, dataset_id, at, observed_at,
                                    created_at, modified_at, deleted_at, num, inst)
-        SELECT k.key, c.attr, c.inst ->> 'datasetId',
-               CASE WHEN c.gone THEN r.modified_at ELSE coalesce(x.observed, r.modified_at) END,
-               CASE WHEN NOT c.gone THEN x.observed END,
-               r.modified_at, r.modified_at,
-               CASE WHEN c.gone THEN r.modified_at END,
-               CASE WHEN NOT c.gone AND jsonb_typeof(c.inst -> 'value') = 'number'
-                    THEN (c.inst ->> 'value')::float8 END,
-               CASE WHEN c.gone AND c.attr <> 'https://uri.etsi.org/ngsi-ld/scope'
-                    THEN history_deletion(c.inst, r.modified_at)
-                    ELSE c.inst - '{createdAt,modifiedAt}'::text[] END
-        FROM new_rows r
-        CROSS JOIN LATERAL (
-            SELECT coalesce(
-                (SELECT t.key FROM temporal_entity t WHERE t.tenant = r.tenant AND t.id = r.id),
-                history_entity_key(r.tenant, r.id, r.types, r.scopes, r.created_at,
-                                   r.modified_at)) AS key) AS k
-        CROSS JOIN LATERAL jsonb_to_recordset(changes -> 'rows')
-            AS c(attr text, inst jsonb, gone boolean)
-        CROSS JOIN LATERAL (SELECT (c.inst ->> 'observedAt')::timestamptz AS observed) AS x
-        WHERE r.id = changes ->> 'id';
+        SELECT coalesce(
+                   (SELECT t.key FROM temporal_entity t
+                    WHERE t.tenant = changes ->> 'tenant' AND t.id = changes ->> 'id'),
+                   history_entity_key(changes ->> 'tenant', changes ->> 'id')),
+               c.attr, c.ds, c.at, c.observed, c.written, c.written, c.deleted, c.num,
+               CASE WHEN c.gone THEN history_deletion(c.inst, c.written) ELSE c.inst END
+        FROM jsonb_to_recordset(changes -> 'rows')
+            AS c(attr text, ds text, at timestamptz, observed timestamptz,
+                 written timestamptz, deleted timestamptz, num float8, gone boolean,
+                 inst jsonb)
+        WHERE EXISTS (  -- the update took place (a lost optimistic write changes no row)
+            SELECT 1 FROM new_rows r
+            WHERE r.tenant = changes ->> 'tenant' AND r.id = changes ->> 'id');
         RETURN NULL;
     END IF;
     WITH w AS MATERIALIZED (

@@ -20,10 +20,13 @@ import pytest
 from context_broker.entities import repository
 from context_broker.entities.repository import StoredEntity
 from context_broker.ngsild.history import SCOPE, changes, told
+from context_broker.ngsild.temporal import iso
 from mims_shared.db import libpq_url
 
 E = "https://example.org/"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+#: The time of the updates: with microseconds, which the told rows must keep.
+LATER = datetime(2026, 1, 1, 1, 0, 0, 123456, tzinfo=UTC)
 
 
 def prop(value: Any, **more: Any) -> dict[str, Any]:
@@ -154,7 +157,7 @@ async def update_both(
     """Two entities with ``before``, each updated to ``after``: told, and not."""
     tag = uuid.uuid4().hex[:8]
     ids = (f"urn:ngsi-ld:T:told-{tag}", f"urn:ngsi-ld:T:found-{tag}")
-    later = T0 + timedelta(hours=1)
+    later = LATER
     for eid in ids:
         e = StoredEntity(eid, ["T"], orjson.loads(orjson.dumps(before)), scopes_before, T0, T0)
         assert await repository.insert(db, "h", e)
@@ -163,7 +166,7 @@ async def update_both(
         hint = None
         if eid == ids[0]:
             moved = types != ["T"] or scopes_before != scopes_after
-            hint = told(eid, before, after, moved, scopes_before, scopes_after)
+            hint = told("h", eid, iso(later), before, after, moved, scopes_before, scopes_after)
         assert await repository.save_if(db, "h", new, int(version), hint)
     return ids
 
@@ -200,7 +203,7 @@ async def test_the_told_changes_serve_one_statement(db: asyncpg.Connection) -> N
         version = await db.fetchval("SELECT xmin FROM entity WHERE tenant = 'h' AND id = $1", eid)
         after = edit(status=prop("occupied"))
         new = StoredEntity(eid, ["T"], after, None, T0, T0 + timedelta(hours=1))
-        hint = told(eid, BASE, after, False, None, None)
+        hint = told("h", eid, iso(T0 + timedelta(hours=1)), BASE, after, False, None, None)
         assert await repository.save_if(db, "h", new, int(version), hint)
         assert await db.fetchval("SELECT current_setting('mims.history_changes', true)") == ""
         await db.execute(
@@ -227,7 +230,25 @@ async def test_the_trigger_records_what_it_is_told(db: asyncpg.Connection) -> No
     version = await db.fetchval("SELECT xmin FROM entity WHERE tenant = 'h' AND id = $1", eid)
     after = edit(status=prop("occupied"), width=prop(3))
     new = StoredEntity(eid, ["T"], after, None, T0, T0 + timedelta(hours=1))
-    partial = told(eid, BASE, edit(width=prop(3)), False, None, None)
+    written = iso(T0 + timedelta(hours=1))
+    partial = told("h", eid, written, BASE, edit(width=prop(3)), False, None, None)
     assert await repository.save_if(db, "h", new, int(version), partial)
     rows, _ = await recorded(db, eid)
     assert [r[0] for r in rows] == [E + "width"]
+
+
+async def test_a_lost_write_records_nothing(db: asyncpg.Connection) -> None:
+    """An optimistic write that lost its race changes no row: what it told is not recorded
+    (whether or not the statement got to set it: here it is set beforehand)."""
+    eid = f"urn:ngsi-ld:T:lost-{uuid.uuid4().hex[:8]}"
+    assert await repository.insert(db, "h", StoredEntity(eid, ["T"], dict(BASE), None, T0, T0))
+    version = await db.fetchval("SELECT xmin FROM entity WHERE tenant = 'h' AND id = $1", eid)
+    after = edit(status=prop("occupied"))
+    new = StoredEntity(eid, ["T"], after, None, T0, LATER)
+    hint = told("h", eid, iso(LATER), BASE, after, False, None, None)
+    async with db.transaction():
+        await db.execute("SELECT set_config('mims.history_changes', $1, true)", hint)
+        assert not await repository.save_if(db, "h", new, int(version) + 1)
+        assert await db.fetchval("SELECT current_setting('mims.history_changes')") == ""
+    assert not await repository.save_if(db, "h", new, int(version) + 1, hint)
+    assert await recorded(db, eid) == ([], (["T"], None, T0, None))

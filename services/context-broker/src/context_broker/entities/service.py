@@ -32,6 +32,7 @@ from context_broker.ngsild.jsonld import CompiledContext, compact_entity_keys
 from context_broker.ngsild.query import parse_q, q_to_jsonpath
 from context_broker.ngsild.representation import Format, ProjectionTree, apply_language, render
 from context_broker.ngsild.selectors import is_scope_pattern, map_atoms, parse_selector
+from context_broker.ngsild.temporal import iso as exact_iso
 from context_broker.ngsild.visibility import refuse_hidden, visible
 from mims_shared.db import LOST, Database, Lost, optimistic
 from mims_shared.errors import AlreadyExists, BadRequestData, NotFound
@@ -266,7 +267,8 @@ class EntityService:
             told = None
             if before is not None:
                 moved = e.types != types or e.scopes != scopes
-                told = history.told(e.id, before, e.attrs, moved, scopes, e.scopes)
+                written = exact_iso(e.modified_at)
+                told = history.told(tenant, e.id, written, before, e.attrs, moved, scopes, e.scopes)
             return result if await repository.save_if(conn, tenant, e, version, told) else LOST
 
         return await optimistic(self.db, attempt)

@@ -16,6 +16,8 @@ import orjson
 
 #: The scope of an entity (4.18) is recorded like a Property under this IRI.
 SCOPE = "https://uri.etsi.org/ngsi-ld/scope"
+#: Members an instance is recorded without (attr_instance columns hold them).
+_SYSTEM = frozenset({"createdAt", "modifiedAt"})
 
 
 def _by_dataset(value: Any) -> dict[str | None, Any]:
@@ -60,13 +62,33 @@ def changes(
 
 
 def told(
+    tenant: str,
     eid: str,
+    written: str,
     before: dict[str, Any],
     after: dict[str, Any],
     entity_changed: bool,
     scopes_before: list[str] | None,
     scopes_after: list[str] | None,
 ) -> str:
-    """The value of ``mims.history_changes`` for the update of one entity."""
-    rows = changes(before, after, scopes_before, scopes_after)
-    return orjson.dumps({"id": eid, "entity": entity_changed, "rows": rows}).decode()
+    """The value of ``mims.history_changes`` for the update of one entity at ``written``
+    (its new modifiedAt): the rows of attr_instance to record, column by column, as the
+    trigger would make them. A deleted instance is sent as it was, ``gone`` (the trigger
+    makes its deletion record); the scope's is sent as recorded."""
+    rows = []
+    for c in changes(before, after, scopes_before, scopes_after):
+        inst = {k: v for k, v in c["inst"].items() if k not in _SYSTEM}
+        row: dict[str, Any] = {"attr": c["attr"], "ds": inst.get("datasetId"), "inst": inst}
+        row["written"] = written
+        if c["attr"] == SCOPE:
+            row.update(at=written, deleted=written if c["gone"] else None)
+        elif c["gone"]:
+            row.update(at=written, deleted=written, gone=True)
+        else:
+            observed = inst.get("observedAt")
+            value = inst.get("value")
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            row.update(at=observed or written, observed=observed, num=value if number else None)
+        rows.append(row)
+    doc = {"tenant": tenant, "id": eid, "entity": entity_changed, "rows": rows}
+    return orjson.dumps(doc).decode()
