@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
-from context_broker.ngsild.media import GEOJSON, JSON, JSONLD, choose_response_type
-from mims_shared.errors import BadRequestData, NotAcceptable
+from context_broker.ngsild.media import choose_response_type
+from mims_shared.errors import BadRequestData
 
 
 def parse_flag(name: str, value: str | None) -> bool:
@@ -24,13 +24,4 @@ def parse_flag(name: str, value: str | None) -> bool:
 
 def json_media_type(accept: str | None) -> str:
     """The JSON media type to answer with; NotAcceptable when ``Accept`` allows neither."""
-    media = choose_response_type(accept)
-    if media != GEOJSON:
-        return media
-    others = ",".join(p for p in (accept or "").split(",") if GEOJSON not in p.lower())
-    if not others.strip():
-        raise NotAcceptable(
-            f"None of the media types in Accept ({(accept or '')[:200]}) can be produced;"
-            f" this resource is available as {JSON} or {JSONLD}"
-        )
-    return choose_response_type(others)
+    return choose_response_type(accept, geojson=False)

@@ -28,9 +28,10 @@ from context_broker.deps import (
 )
 from context_broker.entities.service import GeoParams, expand_name
 from context_broker.ngsild import visibility
+from context_broker.ngsild.flags import json_media_type
 from context_broker.ngsild.ids import is_valid_name
 from context_broker.ngsild.links import link_header
-from context_broker.ngsild.media import JSONLD, choose_response_type
+from context_broker.ngsild.media import JSONLD
 from context_broker.ngsild.representation import parse_projection
 from context_broker.ngsild.temporal import (
     TemporalQuery,
@@ -137,7 +138,7 @@ def _answer(
     body: Any, ld: Ld, accept: str | None, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     """JSON with a Link header, or JSON-LD with an @context member (6.3.6)."""
-    media = choose_response_type(accept, geojson=False)
+    media = json_media_type(accept)
     headers = dict(headers or {})
     context = ld.value if ld.value is not None else ld.link_url
     if media == JSONLD:
@@ -218,7 +219,7 @@ async def _temporal_read(request: Request) -> TemporalRead:
     (as Query Entities does: FastAPI costs microseconds per declared parameter); an
     unacceptable Accept first (406), before any other work."""
     accept = request.headers.get("accept")
-    choose_response_type(accept, geojson=False)
+    json_media_type(accept)
     tenant = parse_tenant(request.headers.get("ngsild-tenant"))
     ld = await read_ld(request)
     p = request.query_params
@@ -321,7 +322,7 @@ async def query_temporal_post(
     local: bool = False,
 ) -> Response:
     """Query Temporal Evolution of Entities via POST (5.7.4; binding 6.22.3.1)."""
-    choose_response_type(accept, geojson=False)
+    json_media_type(accept)
     if not isinstance(body, dict) or body.get("type") != "Query":
         raise BadRequestData('The body must be a Query object with "type": "Query"')
     ld = await read_ld(request, body)

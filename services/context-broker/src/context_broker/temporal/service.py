@@ -253,8 +253,7 @@ class TemporalService:
         instances: dict[str, list[dict[str, Any]]],
         now: datetime,
     ) -> None:
-        rows: list[InstanceRow] = []
-        stamp_ = iso(now)
+        rows: list[InstanceRow] = []  # createdAt and modifiedAt are columns: ``now``
         for iri, items in instances.items():
             for inst in items:
                 observed = (
@@ -263,9 +262,7 @@ class TemporalService:
                     else None
                 )
                 deleted = (observed or now) if is_deletion(inst) else None
-                rows.append(
-                    InstanceRow(iri, stamp(dict(inst), stamp_), observed or now, observed, deleted)
-                )
+                rows.append(InstanceRow(iri, inst, observed or now, observed, deleted))
         await repository.insert_instances(conn, key, rows, now)
 
     async def _keep_current(
