@@ -24,15 +24,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from mims_shared import identity_headers
 from mims_shared.entity_types import type_name
 from mims_shared.errors import BadRequestData, Forbidden
 
 #: The request header the gateway sets (lower case, as ASGI and httpx give header names).
-HEADER = "x-mims-entity-types"
+HEADER = identity_headers.ENTITY_TYPES
 #: For a subscription: when the entitlements that allow it end (RFC 3339), if they do.
-UNTIL_HEADER = "x-mims-entitled-until"
+UNTIL_HEADER = identity_headers.ENTITLED_UNTIL
 #: Who the gateway authenticated: a limited reader's subscriptions are its own.
-SUBJECT_HEADER = "x-mims-subject"
+SUBJECT_HEADER = identity_headers.SUBJECT
 
 
 def parse(header: str | None) -> frozenset[str] | None:

@@ -30,7 +30,7 @@ from gateway.policy import rules
 from gateway.ratelimit.buckets import Buckets
 from gateway.routing.table import RouteTable, Upstream
 from mims_shared import errors as e
-from mims_shared import http1
+from mims_shared import http1, identity_headers
 from mims_shared.entity_types import type_name
 from mims_shared.logs import request_id_var
 from mims_shared.web.formats import PROBLEM_TYPE_BASE, problem_slug
@@ -61,10 +61,15 @@ _DROP_REQUEST = frozenset(
     }
 )
 _DROP_RESPONSE = frozenset({b"date", b"server", b"x-request-id", b"proxy-authenticate"})
-_IDENTITY_PREFIX = b"x-mims-"  # identity headers: only the gateway sets them
+_IDENTITY_PREFIX = identity_headers.PREFIX.encode()  # only the gateway sets them
 #: The entity types the broker may show a consumer (set by the gateway, dropped from clients).
-VISIBLE_TYPES = b"x-mims-entity-types"
-ENTITLED_UNTIL = b"x-mims-entitled-until"
+VISIBLE_TYPES = identity_headers.ENTITY_TYPES.encode()
+ENTITLED_UNTIL = identity_headers.ENTITLED_UNTIL.encode()
+_SUBJECT = identity_headers.SUBJECT.encode()
+_AUTH = identity_headers.AUTH.encode()
+_ROLES = identity_headers.ROLES.encode()
+_TENANTS = identity_headers.TENANTS.encode()
+_PARTY = identity_headers.PARTY.encode()
 _JSON_INSPECT_MAX = 4 * 1024 * 1024
 _SECURITY = [
     (b"x-content-type-options", b"nosniff"),
@@ -439,14 +444,14 @@ class Gateway:
         if hit is not None and hit[0] is who:
             return hit[1]
         headers = [
-            (b"x-mims-subject", _header_value(who.subject)),
-            (b"x-mims-auth", who.kind.encode()),
-            (b"x-mims-roles", ",".join(sorted(who.roles)).encode()),
+            (_SUBJECT, _header_value(who.subject)),
+            (_AUTH, who.kind.encode()),
+            (_ROLES, ",".join(sorted(who.roles)).encode()),
         ]
         if who.tenants:
-            headers.append((b"x-mims-tenants", _header_value(",".join(sorted(who.tenants)))))
+            headers.append((_TENANTS, _header_value(",".join(sorted(who.tenants)))))
         if who.party:
-            headers.append((b"x-mims-party", _header_value(who.party)))
+            headers.append((_PARTY, _header_value(who.party)))
         if len(self._identity_cache) >= 10_000:
             self._identity_cache.clear()
         self._identity_cache[id(who)] = (who, headers)
