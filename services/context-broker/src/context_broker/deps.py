@@ -47,15 +47,25 @@ JsonPatch = Annotated[Any, json_body(*PATCH_MEDIA_TYPES)]
 # of Retrieve Entity. The routes' documentation is the contract (contracts/), not FastAPI's.
 
 
-async def _tenant(request: Request) -> str:
+def tenant_of(request: Request) -> str:
+    """The request's tenant (``NGSILD-Tenant``, 6.3.14; '' for the default one)."""
     return parse_tenant(request.headers.get("ngsild-tenant"))
+
+
+def visible_of(request: Request) -> frozenset[str] | None:
+    """The entity types the reader may see (ngsild/visibility.py); None: no limit."""
+    return visibility.parse(request.headers.get(visibility.HEADER))
+
+
+async def _tenant(request: Request) -> str:
+    return tenant_of(request)
 
 
 Tenant = Annotated[str, Depends(_tenant)]
 
 
 async def _visible(request: Request) -> frozenset[str] | None:
-    return visibility.parse(request.headers.get(visibility.HEADER))
+    return visible_of(request)
 
 
 #: The entity types the reader may see, as the gateway names them (ngsild/visibility.py).

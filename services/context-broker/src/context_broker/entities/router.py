@@ -28,6 +28,8 @@ from context_broker.deps import (
     read_ld,
     reads_query,
     reject_unknown_query_parameters,
+    tenant_of,
+    visible_of,
 )
 from context_broker.entities.links import Join, omitted, parse_join
 from context_broker.entities.service import (
@@ -37,7 +39,6 @@ from context_broker.entities.service import (
     View,
     expand_name,
 )
-from context_broker.ngsild import visibility
 from context_broker.ngsild.links import link_header
 from context_broker.ngsild.media import GEOJSON, JSONLD, choose_response_type, to_feature
 from context_broker.ngsild.representation import (
@@ -45,7 +46,6 @@ from context_broker.ngsild.representation import (
     parse_projection,
     parse_projection_tree,
 )
-from context_broker.ngsild.tenant import parse_tenant
 from mims_shared.errors import BadRequestData, InvalidRequest, MethodNotAllowed
 from mims_shared.web.body import request_json
 from mims_shared.web.lean import LeanRoute
@@ -181,9 +181,9 @@ async def _shape(request: Request) -> Shape:
     one FastAPI resolves costs several microseconds per request."""
     accept = request.headers.get("accept")
     choose_response_type(accept)
-    tenant = parse_tenant(request.headers.get("ngsild-tenant"))
+    tenant = tenant_of(request)
     ld = await read_ld(request)
-    visible = visibility.parse(request.headers.get(visibility.HEADER))
+    visible = visible_of(request)
     p = request.query_params
     attrs, pick, omit = p.get("attrs"), p.get("pick"), p.get("omit")
     view = _view(
@@ -217,7 +217,7 @@ def _count_header(total: int | None) -> dict[str, str]:
 async def create_entity(request: Request) -> Response:
     """Create Entity (5.6.1; HTTP binding 6.4.3.1)."""
     service: EntityService = request.app.state.entities
-    tenant = parse_tenant(request.headers.get("ngsild-tenant"))
+    tenant = tenant_of(request)
     body = await request_json(request, BODY_MEDIA_TYPES)
     if not isinstance(body, dict):  # e.g. [] (ETSI test 001_02_02): not an entity at all
         raise InvalidRequest("The request body must be a JSON object: the entity to create")
@@ -381,7 +381,7 @@ async def append_attributes(
 async def update_attributes(request: Request) -> Response:
     """Update Entity Attributes (5.6.2; HTTP binding 6.6.3.2)."""
     service: EntityService = request.app.state.entities
-    tenant = parse_tenant(request.headers.get("ngsild-tenant"))
+    tenant = tenant_of(request)
     body = await request_json(request, PATCH_MEDIA_TYPES)
     ld = await read_ld(request, body)
     entity_id = request.path_params["entity_id"]

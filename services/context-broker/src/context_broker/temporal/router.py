@@ -25,9 +25,10 @@ from context_broker.deps import (
     read_ld,
     reads_query,
     reject_unknown_query_parameters,
+    tenant_of,
+    visible_of,
 )
 from context_broker.entities.service import GeoParams, expand_name
-from context_broker.ngsild import visibility
 from context_broker.ngsild.flags import json_media_type
 from context_broker.ngsild.ids import is_valid_name
 from context_broker.ngsild.links import link_header
@@ -39,7 +40,6 @@ from context_broker.ngsild.temporal import (
     parse_duration,
     parse_temporal_query,
 )
-from context_broker.ngsild.tenant import parse_tenant
 from context_broker.temporal.service import TemporalService, TemporalView
 from mims_shared.errors import BadRequestData, InvalidRequest
 
@@ -220,7 +220,7 @@ async def _temporal_read(request: Request) -> TemporalRead:
     unacceptable Accept first (406), before any other work."""
     accept = request.headers.get("accept")
     json_media_type(accept)
-    tenant = parse_tenant(request.headers.get("ngsild-tenant"))
+    tenant = tenant_of(request)
     ld = await read_ld(request)
     p = request.query_params
     tq = parse_temporal_query(
@@ -238,7 +238,7 @@ async def _temporal_read(request: Request) -> TemporalRead:
         dataset_id=p.get("datasetId"),
         aggr_methods=p.get("aggrMethods"),
         aggr_period=p.get("aggrPeriodDuration"),
-        visible=visibility.parse(request.headers.get(visibility.HEADER)),
+        visible=visible_of(request),
     )
     return TemporalRead(tenant, ld, accept, view, tq, attrs, flag(p, "local"))
 
