@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 
 from conftest import free_port
-from marketplace.events import repository
 from marketplace.events.dispatcher import Dispatcher
 from marketplace.settings import MarketSettings
 from mims_shared.settings import open_database
@@ -29,11 +28,13 @@ async def test_delivery_retries_and_giving_up(
     try:
         async with httpx.AsyncClient(timeout=2) as client:
             dispatcher = Dispatcher(db, client, poll_s=0.05, backoff_s=0.05, max_attempts=3)
-            async with db.unit_of_work() as uow:
-                await repository.enqueue(
-                    uow.connection,
-                    [],
-                    [("POST", live, {"n": 1}), ("PUT", dead, {"n": 2}), ("DELETE", live, None)],
+            async with db.unit_of_work() as uow:  # as a write's calls_write queues them
+                await uow.connection.execute(
+                    "INSERT INTO outbox (method, url, body) "
+                    "SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])",
+                    ["POST", "PUT", "DELETE"],
+                    [live, dead, live],
+                    ['{"n": 1}', '{"n": 2}', None],
                 )
                 await uow.commit()
             receiver.fail_next = 1  # the first POST answers 500, its retry succeeds

@@ -65,11 +65,6 @@ def calls_write(calls: list[tuple[str, str, dict[str, Any] | None]]) -> Write:
     )
 
 
-_ENQUEUE_EVENTS = fan_out(1)
-_ENQUEUE_CALLS = (
-    "INSERT INTO outbox (method, url, body) "
-    "SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])"
-)
 _CLAIM = (
     "UPDATE outbox SET attempts = attempts + 1, "
     "next_attempt_at = now() + make_interval(secs => $2) "
@@ -98,33 +93,6 @@ async def insert_hub(
 
 async def delete_hub(conn: asyncpg.Connection, api: str, hid: uuid.UUID) -> bool:
     return await conn.fetchval(_HUB_DELETE, api, hid) is not None
-
-
-def queued(status: str) -> int:
-    """The number of rows an ``INSERT`` status line reports."""
-    return int(status.rsplit(" ", 1)[-1])
-
-
-async def enqueue(
-    conn: asyncpg.Connection,
-    events: list[Event],
-    calls: list[tuple[str, str, dict[str, Any] | None]] | None = None,
-) -> int:
-    """Write ``events`` for their listeners, and plain HTTP ``calls`` (method, url, body);
-    the number of deliveries queued."""
-    count = 0
-    if events:
-        status = await conn.execute(_ENQUEUE_EVENTS, *event_arrays(events))
-        count += queued(status)
-    if calls:
-        status = await conn.execute(
-            _ENQUEUE_CALLS,
-            [c[0] for c in calls],
-            [c[1] for c in calls],
-            [None if c[2] is None else jsonb(c[2]) for c in calls],
-        )
-        count += queued(status)
-    return count
 
 
 async def claim(conn: asyncpg.Connection, batch: int, lease_s: float) -> list[asyncpg.Record]:

@@ -85,15 +85,8 @@ def _total(s: str, term: bool, counted: bool, first: int) -> str:
     if not counted:
         table = "tmf_term" if term else "tmf_resource"
         return f"SELECT count(*) FROM {table} {_where(s, term, False, first)}"  # noqa: S608
-    clause = "WHERE kind = $1"
-    if s:
-        clause += (
-            f" AND status = ${first}::text"
-            if s == "one"
-            else f" AND status = ANY(${first}::text[])"
-        )
-        first += 1
-    clause += f" AND term = ${first}::text" if term else " AND term IS NULL"
+    # tmf_count keeps the totals without a term under term NULL.
+    clause = _where(s, term, False, first) + ("" if term else " AND term IS NULL")
     return f"SELECT coalesce(sum(n), 0) FROM tmf_count {clause}"  # noqa: S608
 
 
