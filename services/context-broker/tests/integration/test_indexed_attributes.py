@@ -10,6 +10,8 @@ not; and the plan of the keyed statement, which must walk the declared attribute
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -43,6 +45,10 @@ STATUS = CORE + "status"  # "status" is a term of the core @context
 DECLARED = f"status,count,flag,{ODD}"
 KIND = f"Spot{uuid.uuid4().hex[:8]}"
 LD = {"Content-Type": "application/ld+json"}
+#: A value longer than a btree entry may be, that does not compress: it has no key.
+LONG = base64.b64encode(b"".join(hashlib.sha256(bytes([i])).digest() for i in range(80)))[
+    :3000
+].decode()
 
 
 def expand(name: str) -> str:
@@ -203,15 +209,19 @@ async def test_a_key_equal_to_the_value_matches_and_a_match_has_that_key_or_the_
     sql = (
         f"SELECT i, attrs @? $2::jsonpath AS t, {k.key} = ANY($3::jsonb[]) AS hit, "  # noqa: S608
         f"{k.key} = {indexed.SENTINEL} AS sentinel, {k.key} IS NULL AS keyless, "
-        f"{k.present} AS present FROM unnest($1::jsonb[]) WITH ORDINALITY AS e(attrs, i)"
+        f"{k.present} AS present FROM (SELECT attrs, i, $4::text AS id "
+        "FROM unnest($1::jsonb[]) WITH ORDINALITY AS u(attrs, i)) e"
     )
     matched = 0
     for q in TERMS:
         expr = parse_q(q)
         term = keyed_term(expr, expand, {S: k})
         assert term is not None and term.rest is None, q
-        rows = await pg.fetch(sql, docs, q_to_jsonpath(expr, expand), list(term.values))
-        for r in rows:
+        path = q_to_jsonpath(expr, expand)
+        short = await pg.fetch(sql, docs, path, list(term.values), "urn:x")
+        long = await pg.fetch(sql, docs, path, list(term.values), "urn:" + "x" * 1100)
+        assert not any(r["hit"] for r in long)  # no key for an id that long
+        for r in [*short, *long]:
             shape = docs[r["i"] - 1]
             assert not r["hit"] or r["t"], (q, shape)
             assert not r["t"] or r["hit"] or r["sentinel"], (q, shape)
@@ -319,12 +329,16 @@ def _entities() -> list[dict[str, Any]]:
         {"type": "JsonProperty", "json": "free"},
         {"type": "Relationship", "object": "urn:free"},
         prop({"@value": "free", "@type": "Text"}),
-        prop("f" * 3000),
+        prop(LONG),
         prop("free", **{"since": prop("2026-11-26T10:00:00Z")}),
     ]
     for i, shape in enumerate(special):
         add(100 + 3 * i, status=shape, width=prop(2.5), count=prop(1.0))
     add(200, width=prop(3.0))  # no status
+    # The longest id there may be, with a keyable value: its index entry must still fit.
+    long_id = f"urn:ngsi-ld:{KIND}:300:" + LONG[: 2048 - len(f"urn:ngsi-ld:{KIND}:300:")]
+    out.append({"id": long_id, "type": KIND, "status": prop("free" + LONG[:500])})
+    out.append({"id": long_id[:-1], "type": KIND, "status": prop("free")})
     return out
 
 
@@ -355,8 +369,9 @@ QUERIES = [
     'status=="free";width>2.5',
     'width>2.5;status=="occupied"',
     'status=="free";(count==1|flag==true)',
+    f'status=="free{LONG[:500]}"',
     'status=="nothing"',
-    'status=="' + "f" * 3000 + '"',
+    f'status=="{LONG}"',
     "status==urn:free",
     "count==1",
     "count==1.0",
@@ -408,6 +423,7 @@ async def test_queries_and_pages_are_the_same_with_the_index(
     )
     # Every unkeyable shape that holds "free" is found, in id order, counted.
     specials = [f"urn:ngsi-ld:{KIND}:{100 + 3 * i:03d}" for i in (0, 1, 2, 3, 4, 6, 8)]
+    specials.append(f"urn:ngsi-ld:{KIND}:300:" + LONG[: 2047 - len(f"urn:ngsi-ld:{KIND}:300:")])
     assert set(specials) <= set(ids) and ids == sorted(ids)
     assert total == str(20 + len(specials))
 

@@ -12,7 +12,8 @@ instance (an object) whose ``value`` is a string, number or boolean (of at most
 ``MAX_KEY_BYTES`` as JSON text) and which holds none of the other members a query compares
 (``valueList``, ``json``, ``languageMap``, ``vocab``, ``object``, ``objectList``); for any
 other shape (several instances, an array or object value, a relationship, a language map,
-a typed or a long value) it is the sentinel ``[]``, which no scalar equals.
+a typed or a long value; or an entity id longer than ``MAX_KEYED_ID_BYTES``) it is the
+sentinel ``[]``, which no scalar equals.
 
 A ``q`` that is a conjunction holding ``attr==v`` (or ``attr==v1,v2``) on a declared
 attribute is then answered exactly without reading the type's other entities
@@ -77,9 +78,11 @@ log = logging.getLogger(__name__)
 
 #: Most attributes that may be declared (each costs every write an index entry).
 MAX_DECLARED = 16
-#: Longest scalar value, as JSON text, that is a key (a btree entry holds ~2.7 KB at most);
-#: longer values have the sentinel key and are tested with the whole ``q``.
+#: Longest scalar value, as JSON text, that is a key, and longest id of an entity with a key:
+#: a btree entry holds 2,704 bytes at most, and ids (4.6.2) may have 2,048. Other entities
+#: have the sentinel key (8 bytes) and are tested with the whole ``q``.
 MAX_KEY_BYTES = 512
+MAX_KEYED_ID_BYTES = 1024
 #: Most distinct values of ``attr==v1,v2,...`` answered along the index (one range each).
 MAX_KEYED_VALUES = 8
 #: The version of :func:`key_sql`; part of the index names.
@@ -167,6 +170,7 @@ def key_sql(iri: str) -> str:
     return (
         f"(CASE WHEN jsonb_typeof({v}) IN ('string', 'number', 'boolean') "
         f"AND NOT ({a} ?| ARRAY[{others}]) AND octet_length({v}::text) <= {MAX_KEY_BYTES} "
+        f"AND octet_length(id) <= {MAX_KEYED_ID_BYTES} "
         f"THEN {v} WHEN {a} IS NOT NULL THEN {SENTINEL} END)"
     )
 
