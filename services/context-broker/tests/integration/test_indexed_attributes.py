@@ -252,7 +252,7 @@ async def _index(pg: asyncpg.Connection, iri: str) -> asyncpg.Record | None:
 
 
 async def test_replicas_starting_together_build_each_index_once(
-    settings_for: Callable[..., Any], pg: asyncpg.Connection
+    settings_for: Callable[..., Any], pg: asyncpg.Connection, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = settings_for("context-broker").require_database_url()
     iri = f"https://example.org/{uuid.uuid4().hex}'x"
@@ -260,6 +260,11 @@ async def test_replicas_starting_together_build_each_index_once(
     found = await _index(pg, iri)
     assert found is not None and found["valid"] and found["iri"] == iri
     assert sql_literal(iri).replace("'", "") in found["def"].replace("'", "")
+    # Declared no more: left in place, and named for the operator.
+    with caplog.at_level("WARNING", logger=indexed.__name__):
+        await ensure_indexes(url, [])
+    assert any(index_name(iri) in r.getMessage() and iri in r.getMessage() for r in caplog.records)
+    assert await _index(pg, iri) is not None
     await pg.execute(f'DROP INDEX "{index_name(iri)}"')
 
 

@@ -33,10 +33,10 @@ jsonpath of ``q`` remains the definition of a match; the index only says which e
 cannot match.
 
 Each index costs every write of an entity that has the attribute one btree entry (see
-bench/README.md for the figure). Index names are ``entity_attr_`` and a hash of the IRI and
-of the key's definition (``KEY_VERSION``), so a changed definition builds a new index; an
-index of an attribute no longer declared is left in place and named in the log, for the
-operator to drop (``DROP INDEX CONCURRENTLY``) once no replica uses it.
+bench/README.md for the figure). Index names are ``entity_attr_`` and a hash of the index's
+definition (which holds the IRI), so a changed definition builds a new index; an index of
+an attribute no longer declared (or of an older definition) is left in place and named in
+the log, for the operator to drop (``DROP INDEX CONCURRENTLY``) once no replica uses it.
 
 DDL takes no bind parameters: the IRI goes into the index definition (and into the SQL of
 the queries that must match it) as a string literal written by :func:`sql_literal`; index
@@ -85,8 +85,8 @@ MAX_KEY_BYTES = 512
 MAX_KEYED_ID_BYTES = 1024
 #: Most distinct values of ``attr==v1,v2,...`` answered along the index (one range each).
 MAX_KEYED_VALUES = 8
-#: The version of :func:`key_sql`; part of the index names.
-KEY_VERSION = "1"
+#: The columns of an attribute's index.
+_INDEX_COLUMNS = "(tenant, types, {key}, id)"
 #: The key of an entity whose attribute is not one instance with a scalar value.
 SENTINEL = "'[]'::jsonb"
 #: Advisory lock taken while the indexes are made sure of (replicas start one at a time).
@@ -156,9 +156,10 @@ def sql_identifier(name: str) -> str:
 
 
 def index_name(iri: str) -> str:
-    """The deterministic name of the index of ``iri`` (a hash: names hold 63 bytes)."""
-    digest = hashlib.sha256(f"{KEY_VERSION}\x00{iri}".encode()).hexdigest()
-    return f"entity_attr_{digest[:16]}"
+    """The deterministic name of the index of ``iri``: a hash of its definition (names hold
+    63 bytes), so that an index built by an older definition is never taken for it."""
+    definition = f"{_INDEX_COLUMNS.format(key=key_sql(iri))} WHERE {present_sql(iri)}"
+    return f"entity_attr_{hashlib.sha256(definition.encode()).hexdigest()[:16]}"
 
 
 def key_sql(iri: str) -> str:
@@ -299,9 +300,10 @@ async def _ensure_index(conn: asyncpg.Connection, iri: str) -> bool:
         await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {ident}")
     log.info("building index %s of the declared attribute %s", name, iri)
     # Constant fragments only: the name is a hex digest, the IRI a quoted literal.
+    columns = _INDEX_COLUMNS.format(key=key_sql(iri))
     await conn.execute(
-        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {ident} ON entity "
-        f"(tenant, types, {key_sql(iri)}, id) WHERE {present_sql(iri)}"
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {ident} ON entity {columns} "
+        f"WHERE {present_sql(iri)}"
     )
     await conn.execute(f"COMMENT ON INDEX {ident} IS {sql_literal(iri)}")
     return True
