@@ -50,7 +50,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -206,7 +206,9 @@ class KeyedTerm:
 
 
 # --- the query ----------------------------------------------------------------------------
-def keyed_term(expr: QExpr, expand: Any, declared: dict[str, Keyed]) -> KeyedTerm | None:
+def keyed_term(
+    expr: QExpr, expand: Callable[[str], str], declared: Mapping[str, Keyed]
+) -> KeyedTerm | None:
     """The first term of the conjunction ``expr`` that is ``attr==value`` (or a list of
     values) on a declared attribute, with a string, URI, number or boolean on the right;
     None when there is none (the query is answered by the other plans)."""
