@@ -340,6 +340,15 @@ def _entities() -> list[dict[str, Any]]:
     for i, shape in enumerate(special):
         add(100 + 3 * i, status=shape, width=prop(2.5), count=prop(1.0))
     add(200, width=prop(3.0))  # no status
+    # Entities of the type and another: not in the type's own index ranges.
+    for n, status in [(201, "free"), (202, "closed")]:
+        out.append(
+            {
+                "id": f"urn:ngsi-ld:{KIND}:{n}",
+                "type": [KIND, f"{KIND}Other"],
+                "status": prop(status),
+            }
+        )
     # The longest id there may be, with a keyable value: its index entry must still fit.
     long_id = f"urn:ngsi-ld:{KIND}:300:" + LONG[: 2048 - len(f"urn:ngsi-ld:{KIND}:300:")]
     out.append({"id": long_id, "type": KIND, "status": prop("free" + LONG[:500])})
@@ -429,6 +438,7 @@ async def test_queries_and_pages_are_the_same_with_the_index(
     # Every unkeyable shape that holds "free" is found, in id order, counted.
     specials = [f"urn:ngsi-ld:{KIND}:{100 + 3 * i:03d}" for i in (0, 1, 2, 3, 4, 6, 8)]
     specials.append(f"urn:ngsi-ld:{KIND}:300:" + LONG[: 2047 - len(f"urn:ngsi-ld:{KIND}:300:")])
+    specials.append(f"urn:ngsi-ld:{KIND}:201")
     assert set(specials) <= set(ids) and ids == sorted(ids)
     assert total == str(20 + len(specials))
 
@@ -486,7 +496,7 @@ async def test_the_page_is_found_along_the_index(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The declared broker answers with the keyed statement, whose plan walks the index of
-    ``status``; the other broker does not."""
+    ``status`` (even with entities of several types in the tenant); the other does not."""
     # Enough entities of the type for the planner to prefer an index to reading them all.
     await pg.copy_records_to_table(
         "entity",
@@ -516,9 +526,11 @@ async def test_the_page_is_found_along_the_index(
     ids, _ = await _both(keyed_client, plain_client, params)
     assert len(ids) == 20
     assert len(plans) == 1, "only the declared broker takes the keyed plan"
-    assert f"Index Scan using {index_name(STATUS)}" in plans[0], plans[0]
-    assert "Merge Append" in plans[0] and "Seq Scan" not in plans[0]
-    assert "->  Sort" not in plans[0]
+    # The value's range and the sentinel's along the index, merged; only the (two) entities
+    # with another type besides are sorted.
+    assert plans[0].count(f"Index Scan using {index_name(STATUS)}") == 2, plans[0]
+    assert "Merge Append" in plans[0] and "Seq Scan" not in plans[0], plans[0]
+    assert plans[0].count("->  Sort") == 1 and "entity_multi_type_idx" in plans[0], plans[0]
     await pg.execute(
         "DELETE FROM entity WHERE tenant = $1 AND id LIKE $2",
         TENANT["NGSILD-Tenant"],

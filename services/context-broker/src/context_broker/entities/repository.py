@@ -273,28 +273,35 @@ async def _multi_typed(conn: asyncpg.Connection, f: Filter) -> bool:
 
 
 def _keyed_branches(f: Filter, end: int | None) -> tuple[list[str], list[Any]]:
-    """The matches of a keyed query (entities/indexed.py), as one SELECT of ``_COLUMNS`` in
-    id order per index range: one per value, ``key = value`` and the rest of ``q``; one for
-    the sentinel, ``key = []`` and the whole ``q``. ``end``: each stops after so many rows
-    (None: a count, the branches then select nothing)."""
+    """The matches of a keyed query (entities/indexed.py) of one type, as SELECTs of
+    ``_COLUMNS`` in id order, disjoint: among the entities of that type alone, one per
+    index range: per value, ``key = value`` and the rest of ``q``; for the sentinel,
+    ``key = []`` and the whole ``q``; and the (few) entities with that type among others
+    (partial index of migration 0011), tested with the whole ``q``. ``end``: each stops
+    after so many rows (None: for a count, they then select nothing)."""
     k = f.keyed
-    assert k is not None and f.q_path is not None
-    where, args = _single_where(f)
-    # The index's predicate, so that the planner may use it (it is true of every match).
-    where += f" AND {k.attr.present}"
+    assert k is not None and f.q_path is not None and f.types is not None
+    base, args = _where(replace(f, q_path=None, types=None, keyed=None))
 
     def arg(value: Any) -> str:
         args.append(value)
         return f"${len(args)}"
 
+    typ = arg(f.types)
+    q = arg(f.q_path)
+    # The index's predicate too, so that the planner may use it (true of every match).
+    alone = f"{base} AND types = {typ}::text[] AND {k.attr.present}"
     rest = f" AND attrs @? {arg(k.rest_path)}::jsonpath" if k.rest_path else ""
     tail = "" if end is None else f" ORDER BY id LIMIT {arg(end)}"
     cols = "1" if end is None else _COLUMNS
     # Constant fragments only: the key is built from the configured IRI (a quoted literal,
     # entities/indexed.py), every value of the request is bound.
-    ranges = [f"{k.attr.key} = {arg(v)}::jsonb{rest}" for v in k.values]
-    ranges.append(f"{k.attr.key} = {SENTINEL} AND attrs @? {arg(f.q_path)}::jsonpath")
-    selects = [f"(SELECT {cols} FROM entity WHERE {where} AND {r}{tail})" for r in ranges]  # noqa: S608
+    wheres = [f"{alone} AND {k.attr.key} = {arg(v)}::jsonb{rest}" for v in k.values]
+    wheres.append(f"{alone} AND {k.attr.key} = {SENTINEL} AND attrs @? {q}::jsonpath")
+    wheres.append(
+        f"{base} AND types @> {typ}::text[] AND cardinality(types) > 1 AND attrs @? {q}::jsonpath"
+    )
+    selects = [f"(SELECT {cols} FROM entity WHERE {w}{tail})" for w in wheres]  # noqa: S608
     return selects, args
 
 
@@ -331,20 +338,14 @@ async def query(
     total: int | None = None
     rows: list[asyncpg.Record] = []
     try:
-        ordered = None
-        walk = limit > 0 and offset + limit <= MAX_ORDERED_PAGE_END
-        single = (
-            f.q_path is not None
-            and (walk or f.keyed is not None)
-            and f.types is not None
-            and len(f.types) == 1
-            and not await _multi_typed(conn, f)
-        )
-        if single and f.keyed is not None:
+        one_type = f.types is not None and len(f.types) == 1
+        if f.keyed is not None and f.q_path is not None and one_type:
             rows = await _keyed_page(conn, f, offset, limit) if limit > 0 else []
             total = await _keyed_count(conn, f) if count else None
             return [_entity(r) for r in rows], total
-        if walk and f.q_path is not None:
+        ordered = None
+        if limit > 0 and f.q_path is not None and offset + limit <= MAX_ORDERED_PAGE_END:
+            single = one_type and not await _multi_typed(conn, f)
             ordered = await _ordered_scan(conn, f, offset, limit, single)
         if ordered is not None:
             rows = ordered
