@@ -26,8 +26,10 @@ ngsild/query.py to ``exists($."attr" ? (exists(@.value ? (@ == v)) || ...))``, l
 - an entity without the attribute (not in the index) does not satisfy ``T``;
 - any other entity has the key ``[]``, and the whole ``q`` is tested on it.
 
-So the matches are the union of "key = v and rest" and "key = [] and q", each read in id
-order from the index (one ordered range each, merged): the page is the same as the plain
+So the matches among the entities of that type alone are the union of "key = v and rest"
+and "key = [] and q", each read in id order from the index (one ordered range each,
+merged); the few entities with that type among others are tested with ``q`` and sorted
+(migration 0011 keeps them apart). The page and the count are the same as the plain
 plan's, at a cost that grows with the page's offset, not with the number of entities. The
 jsonpath of ``q`` remains the definition of a match; the index only says which entities
 cannot match.
