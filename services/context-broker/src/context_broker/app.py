@@ -21,6 +21,7 @@ from context_broker.datamodels.service import ConformanceService
 from context_broker.datamodels.validation import register_bundled_contexts
 from context_broker.discovery.router import router as discovery_router
 from context_broker.discovery.service import DiscoveryService
+from context_broker.entities.indexed import ensure_indexes
 from context_broker.entities.router import router as entities_router
 from context_broker.entities.service import EntityService
 from context_broker.settings import MIGRATIONS, BrokerSettings
@@ -42,6 +43,8 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = open_database(settings)
+        if settings.indexed_attributes:
+            await ensure_indexes(settings.require_database_url(), settings.indexed_attributes)
         client = http_client(
             timeout=httpx.Timeout(settings.context_fetch_timeout_s),
             follow_redirects=True,
@@ -64,7 +67,9 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
         app.state.conformance = ConformanceService(
             db, registry, default_mode=settings.validation_default_mode
         )
-        app.state.entities = EntityService(db, app.state.conformance)
+        app.state.entities = EntityService(
+            db, app.state.conformance, indexed=settings.indexed_attributes
+        )
         app.state.batch = BatchService(db, app.state.entities, app.state.contexts)
         app.state.temporal = TemporalService(
             db, app.state.entities, page_limit=settings.temporal_page_limit

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
+from context_broker.entities.indexed import parse_declared
 from mims_shared.settings import ServiceSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -40,3 +41,12 @@ class BrokerSettings(ServiceSettings):
     #: Attribute instances returned per entity by a temporal read before the history is
     #: cut and answered 206 with a Content-Range (ETSI GS CIM 009 V1.8.1, 6.3.10).
     temporal_page_limit: int = Field(default=1000, ge=1, le=100_000)
+    #: Attributes Query Entities finds matches of ``attr==value`` by (entities/indexed.py):
+    #: comma-separated names (expanded with the core @context) or IRIs; one btree index
+    #: each, made sure of at start-up.
+    indexed_attributes: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("indexed_attributes", mode="before")
+    @classmethod
+    def _declared(cls, value: Any) -> tuple[str, ...]:
+        return parse_declared(value)

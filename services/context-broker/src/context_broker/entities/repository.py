@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from context_broker.entities.indexed import SENTINEL, Keyed
 from context_broker.ngsild.geo import LOCATION, geo_box_of
 from context_broker.ngsild.selectors import AnyOf, Atom, Selector
 from mims_shared.db import jsonb
@@ -133,6 +134,18 @@ class Filter:
     scope_selector: Selector | None = None  # atoms are scope patterns
     #: The reader's visible type names (ngsild/visibility.py); None: no limit.
     visible: frozenset[str] | None = None
+    #: An equality term of ``q`` on a declared attribute (entities/indexed.py).
+    keyed: KeyedFilter | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedFilter:
+    """``q`` is ``attr==values`` (on the declared attribute ``attr``) AND ``rest_path``
+    (None: nothing more); ``values`` are JSON texts, distinct as jsonb."""
+
+    attr: Keyed
+    values: tuple[str, ...]
+    rest_path: str | None
 
 
 def _selector_sql(sel: Selector, atom: Callable[[str], str]) -> str:
@@ -209,7 +222,7 @@ MAX_ORDERED_PAGE_END = 10_000
 
 
 async def _ordered_scan(
-    conn: asyncpg.Connection, f: Filter, offset: int, limit: int
+    conn: asyncpg.Connection, f: Filter, offset: int, limit: int, single: bool
 ) -> list[asyncpg.Record] | None:
     """The page of a query with ``q``, found by walking the candidates of the other filters
     in id order and testing ``q`` on each, if the first ``ORDERED_SCAN_BUDGET`` candidates
@@ -221,15 +234,12 @@ async def _ordered_scan(
     first N candidates are the first matches overall, so when the budget yields the page
     (or there are fewer candidates than the budget) the page is exact; otherwise the plain
     query runs.
+
+    ``single``: every candidate has exactly the one type asked for; they are walked alone,
+    in id order (index (tenant, types, id), migration 0011), not along the whole tenant.
     """
     assert f.q_path is not None
-    # When every candidate has exactly the one type asked for, they are walked alone, in id
-    # order (index (tenant, types, id), migration 0011), not along the whole tenant.
-    single = f.types is not None and len(f.types) == 1 and not await _multi_typed(conn, f)
-    where, args = _where(replace(f, q_path=None, types=None if single else f.types))
-    if single:
-        args.append(f.types)
-        where += f" AND types = ${len(args)}::text[]"
+    where, args = _single_where(f) if single else _where(replace(f, q_path=None))
     n = len(args)
     # The inner scan keeps id order, so the outer filter stops at the page's last match.
     sql = (
@@ -251,6 +261,13 @@ async def _ordered_scan(
     return list(rows) if int(head) < budget else None
 
 
+def _single_where(f: Filter) -> tuple[str, list[Any]]:
+    """The filters but ``q``, for entities whose types are exactly ``f.types`` (one)."""
+    where, args = _where(replace(f, q_path=None, types=None, keyed=None))
+    args.append(f.types)
+    return f"{where} AND types = ${len(args)}::text[]", args
+
+
 async def _multi_typed(conn: asyncpg.Connection, f: Filter) -> bool:
     """Whether an entity of the tenant has the filter's type among others (partial index of
     migration 0011: only such entities are in it)."""
@@ -263,6 +280,65 @@ async def _multi_typed(conn: asyncpg.Connection, f: Filter) -> bool:
     return bool(found)
 
 
+def _keyed_branches(f: Filter, end: int | None) -> tuple[list[str], list[Any]]:
+    """The matches of a keyed query (entities/indexed.py) of one type, as SELECTs of
+    ``_COLUMNS`` in id order, disjoint: among the entities of that type alone, one per
+    index range: per value, ``key = value`` and the rest of ``q``; for the sentinel,
+    ``key = []`` and the whole ``q``; and the (few) entities with that type among others
+    (partial index of migration 0011), tested with the whole ``q``. ``end``: each stops
+    after so many rows (None: for a count, they then select nothing)."""
+    k = f.keyed
+    assert k is not None and f.q_path is not None and f.types is not None
+    base, args = _where(replace(f, q_path=None, types=None, keyed=None))
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    typ = arg(f.types)
+    q = arg(f.q_path)
+    # The index's predicate too, so that the planner may use it (true of every match).
+    alone = f"{base} AND types = {typ}::text[] AND {k.attr.present}"
+    rest = f" AND attrs @? {arg(k.rest_path)}::jsonpath" if k.rest_path else ""
+    tail = "" if end is None else f" ORDER BY id LIMIT {arg(end)}"
+    cols = "1" if end is None else _COLUMNS
+    # Constant fragments only: the key is built from the configured IRI (a quoted literal,
+    # entities/indexed.py), every value of the request is bound.
+    wheres = [f"{alone} AND {k.attr.key} = {arg(v)}::jsonb{rest}" for v in k.values]
+    wheres.append(f"{alone} AND {k.attr.key} = {SENTINEL} AND attrs @? {q}::jsonpath")
+    wheres.append(
+        f"{base} AND types @> {typ}::text[] AND cardinality(types) > 1 AND attrs @? {q}::jsonpath"
+    )
+    selects = [f"(SELECT {cols} FROM entity WHERE {w}{tail})" for w in wheres]  # noqa: S608
+    return selects, args
+
+
+def keyed_page_sql(f: Filter, offset: int, limit: int) -> tuple[str, list[Any]]:
+    """The statement of the page of a keyed query: the index ranges merged in id order (a
+    Merge Append that stops at the page's end)."""
+    selects, args = _keyed_branches(f, offset + limit)
+    n = len(args)
+    sql = (
+        f"SELECT {_COLUMNS} FROM ({' UNION ALL '.join(selects)}) m "  # noqa: S608
+        f"ORDER BY id OFFSET ${n + 1} LIMIT ${n + 2}"
+    )
+    return sql, [*args, offset, limit]
+
+
+async def _keyed_page(
+    conn: asyncpg.Connection, f: Filter, offset: int, limit: int
+) -> list[asyncpg.Record]:
+    sql, args = keyed_page_sql(f, offset, limit)
+    return list(await conn.fetch(sql, *args))
+
+
+async def _keyed_count(conn: asyncpg.Connection, f: Filter) -> int:
+    """How many entities a keyed query matches: the ranges are disjoint."""
+    selects, args = _keyed_branches(f, None)
+    sql = f"SELECT count(*) FROM ({' UNION ALL '.join(selects)}) m"  # noqa: S608
+    return int(await conn.fetchval(sql, *args))
+
+
 async def query(
     conn: asyncpg.Connection, f: Filter, offset: int, limit: int, count: bool
 ) -> tuple[list[StoredEntity], int | None]:
@@ -270,9 +346,15 @@ async def query(
     total: int | None = None
     rows: list[asyncpg.Record] = []
     try:
+        one_type = f.types is not None and len(f.types) == 1
+        if f.keyed is not None and f.q_path is not None and one_type:
+            rows = await _keyed_page(conn, f, offset, limit) if limit > 0 else []
+            total = await _keyed_count(conn, f) if count else None
+            return [_entity(r) for r in rows], total
         ordered = None
         if limit > 0 and f.q_path is not None and offset + limit <= MAX_ORDERED_PAGE_END:
-            ordered = await _ordered_scan(conn, f, offset, limit)
+            single = one_type and not await _multi_typed(conn, f)
+            ordered = await _ordered_scan(conn, f, offset, limit, single)
         if ordered is not None:
             rows = ordered
         elif limit > 0:

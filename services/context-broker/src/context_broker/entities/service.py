@@ -7,7 +7,7 @@ request's @context and are stored expanded; reads compact them in the reader's @
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -16,7 +16,8 @@ import orjson
 
 from context_broker.datamodels.service import NO_CHECK, Checker, ConformanceService
 from context_broker.entities import link_repository, links, repository
-from context_broker.entities.repository import Filter, StoredEntity
+from context_broker.entities.indexed import Keyed, keyed_term
+from context_broker.entities.repository import Filter, KeyedFilter, StoredEntity
 from context_broker.ngsild import history
 from context_broker.ngsild.attributes import (
     INSTANCE_MEMBERS,
@@ -31,7 +32,7 @@ from context_broker.ngsild.ids import is_uri, is_valid_name
 from context_broker.ngsild.jsonld import CompiledContext, compact_entity_keys
 from context_broker.ngsild.query import parse_q, q_to_jsonpath
 from context_broker.ngsild.representation import Format, ProjectionTree, apply_language, render
-from context_broker.ngsild.selectors import is_scope_pattern, map_atoms, parse_selector
+from context_broker.ngsild.selectors import Atom, is_scope_pattern, map_atoms, parse_selector
 from context_broker.ngsild.temporal import iso as exact_iso
 from context_broker.ngsild.visibility import refuse_hidden, visible
 from mims_shared.db import LOST, Database, Lost, optimistic
@@ -148,12 +149,21 @@ class Outcome:
 
 
 class EntityService:
-    def __init__(self, db: Database, conformance: ConformanceService | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        conformance: ConformanceService | None = None,
+        *,
+        indexed: Iterable[str] = (),
+    ) -> None:
         self.db = db
         self.conformance = conformance
         #: Whether an update tells the history what it changes (ngsild/history.py); off
         #: when the database records no history (its triggers disabled).
         self.tell_history = True
+        #: The declared attributes (BROKER_INDEXED_ATTRIBUTES), whose indexes the app made
+        #: sure of at start-up (entities/indexed.py).
+        self.keyed = {iri: Keyed.of(iri) for iri in indexed}
 
     async def checker(self, tenant: str) -> Checker:
         """MIM2: the check of entities about to be stored (datamodels/service.py)."""
@@ -567,16 +577,27 @@ class EntityService:
             if not is_valid_name(name):
                 raise BadRequestData(f"{name[:200]!r} is not a valid type or attribute name")
         type_selector = None
+        expanded_types = [expand_name(ctx, t) for t in types] if types else None
         if type_expr is not None:
             parsed = parse_selector(type_expr, "type", is_valid_name)
             type_selector = map_atoms(parsed, lambda t: expand_name(ctx, t))
+            if isinstance(type_selector, Atom) and expanded_types is None:
+                # One type (a Query body's one EntitySelector): the plans of one type apply.
+                expanded_types, type_selector = [type_selector.text], None
+        expr = parse_q(q) if q else None
+        keyed = None
+        term = keyed_term(expr, ctx.expand, self.keyed) if expr is not None else None
+        if term is not None:
+            rest = q_to_jsonpath(term.rest, ctx.expand) if term.rest is not None else None
+            keyed = KeyedFilter(term.attr, term.values, rest)
         return Filter(
             tenant,
             ids=ids,
             id_pattern=id_pattern,
-            types=[expand_name(ctx, t) for t in types] if types else None,
+            types=expanded_types,
             any_attrs=[expand_name(ctx, a) for a in attrs] if attrs else None,
-            q_path=q_to_jsonpath(parse_q(q), ctx.expand) if q else None,
+            q_path=q_to_jsonpath(expr, ctx.expand) if expr is not None else None,
+            keyed=keyed,
             type_selector=type_selector,
             scope_selector=parse_selector(scope_q, "scopeQ", is_scope_pattern)
             if scope_q is not None
