@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from conftest import Receiver, free_port
-from mims_stack.database import prepare
+from mims_stack.database import drop, prepare
 from mims_stack.services import spec
 from mims_stack.supervisor import service_env, start_service, wait_ready
 
@@ -30,10 +30,11 @@ BROKER = spec("context-broker")
 
 
 @pytest.fixture
-def broker_db(pg_server: str) -> str:
+def broker_db(pg_server: str) -> Iterator[str]:
     name = f"mims_test_faults_notify_{uuid.uuid4().hex[:8]}"
     urls = asyncio.run(prepare(pg_server, (BROKER,), {BROKER.name: name}))
-    return urls[BROKER.name]
+    yield urls[BROKER.name]
+    asyncio.run(drop([urls[BROKER.name]]))
 
 
 class Brokers:
