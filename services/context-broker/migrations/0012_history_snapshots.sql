@@ -1,6 +1,6 @@
 -- A cheaper history write (issue #4: the write path with history on, at least 80% of the
--- write path without): a created entity is recorded as one row, and an update names what
--- it changed.
+-- write path without): a created entity is recorded as one row, and the update of one
+-- entity may be recorded by its writer.
 --
 -- Until now a Create Entity added one attr_instance row, and one index entry, per attribute
 -- instance (eleven for a ten-attribute entity with a scope): about 100 us of PostgreSQL per
@@ -19,6 +19,12 @@
 -- applies to rows as before.
 
 ALTER TABLE attr_instance ADD COLUMN sub integer;
+
+-- A history key is only ever looked up by (tenant, id), and comes from its identity
+-- sequence: the unique index on it was one more index entry per created entity, on the
+-- page every create wrote. Each connection takes keys 64 at a time.
+ALTER TABLE temporal_entity DROP CONSTRAINT temporal_entity_key_key;
+ALTER TABLE temporal_entity ALTER COLUMN key SET CACHE 64;
 
 -- The instances of a snapshot (its attributes' as stored in entity.attrs, written at
 -- `written`), as attr_instance rows would hold them.
@@ -111,59 +117,36 @@ $$;
 
 -- UPDATE: the instances that are new or changed, and deletions of those that are gone.
 --
--- The writer may name them (entities/repository.py, for the update of one entity): in the
--- same statement it sets mims.history_changes to {"tenant", "id", "entity": whether its
--- types or scopes changed, "rows": [...]}, one row per attribute instance to record, with
--- the columns of attr_instance ("gone": the instance is recorded as deleted): each instance
--- that is new or differs from the one it replaces (same attribute and datasetId), each one
--- that is gone, and the scope when it changed (ngsild/history.py). The trigger takes it
--- (and clears it) and records those rows: one short statement instead of comparing every
--- attribute of the entity in SQL.
--- Without it, the attributes that differ between the old and the new row are found here,
--- and compared instance by instance. Both record the same rows
--- (tests/integration/test_history_changes.py).
+-- The writer of an update of one entity may record them itself, in the statement that
+-- updates it (entities/repository.py ``save_if``, from the entity it had before and after:
+-- ngsild/history.py); it then sets mims.history_changes to 'recorded' in that statement,
+-- and this trigger takes that (clears it) and records nothing more: the writer knew what
+-- changed, where this trigger would compare every attribute of the entity.
+-- Otherwise (batches, SQL, types or scopes changed), the attributes that differ between
+-- the old and the new rows are found here, and compared instance by instance. Both record
+-- the same rows (tests/integration/test_history_changes.py).
 CREATE OR REPLACE FUNCTION history_entity_updated() RETURNS trigger
 LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
-    changes jsonb := nullif(current_setting('mims.history_changes', true), '')::jsonb;
     cleared text;
 BEGIN
-    IF changes IS NOT NULL THEN
+    IF current_setting('mims.history_changes', true) = 'recorded' THEN
         cleared := set_config('mims.history_changes', '', true);
+        RETURN NULL;
     END IF;
     IF history_is_off() THEN
         RETURN NULL;
     END IF;
-    IF changes IS NULL OR (changes ->> 'entity')::boolean THEN
-        -- No row lock when nothing changes (ON CONFLICT DO UPDATE would take one).
-        INSERT INTO temporal_entity AS t (tenant, id, types, scopes, created_at, modified_at)
-        SELECT n.tenant, n.id, n.types, n.scopes, n.created_at, n.modified_at FROM new_rows n
-        WHERE NOT EXISTS (
-            SELECT 1 FROM temporal_entity x
-            WHERE x.tenant = n.tenant AND x.id = n.id AND x.types = n.types
-              AND x.scopes IS NOT DISTINCT FROM n.scopes AND x.deleted_at IS NULL)
-        ON CONFLICT (tenant, id) DO UPDATE
-            SET types = EXCLUDED.types, scopes = EXCLUDED.scopes,
-                modified_at = EXCLUDED.modified_at, deleted_at = NULL;
-    END IF;
-    IF changes IS NOT NULL THEN
-        INSERT INTO attr_instance (entity_key, attr, dataset_id, at, observed_at,
-                                   created_at, modified_at, deleted_at, num, inst)
-        SELECT coalesce(
-                   (SELECT t.key FROM temporal_entity t
-                    WHERE t.tenant = changes ->> 'tenant' AND t.id = changes ->> 'id'),
-                   history_entity_key(changes ->> 'tenant', changes ->> 'id')),
-               c.attr, c.ds, c.at, c.observed, c.written, c.written, c.deleted, c.num,
-               CASE WHEN c.gone THEN history_deletion(c.inst, c.written) ELSE c.inst END
-        FROM jsonb_to_recordset(changes -> 'rows')
-            AS c(attr text, ds text, at timestamptz, observed timestamptz,
-                 written timestamptz, deleted timestamptz, num float8, gone boolean,
-                 inst jsonb)
-        WHERE EXISTS (  -- the update took place (a lost optimistic write changes no row)
-            SELECT 1 FROM new_rows r
-            WHERE r.tenant = changes ->> 'tenant' AND r.id = changes ->> 'id');
-        RETURN NULL;
-    END IF;
+    -- No row lock when nothing changes (ON CONFLICT DO UPDATE would take one).
+    INSERT INTO temporal_entity AS t (tenant, id, types, scopes, created_at, modified_at)
+    SELECT n.tenant, n.id, n.types, n.scopes, n.created_at, n.modified_at FROM new_rows n
+    WHERE NOT EXISTS (
+        SELECT 1 FROM temporal_entity x
+        WHERE x.tenant = n.tenant AND x.id = n.id AND x.types = n.types
+          AND x.scopes IS NOT DISTINCT FROM n.scopes AND x.deleted_at IS NULL)
+    ON CONFLICT (tenant, id) DO UPDATE
+        SET types = EXCLUDED.types, scopes = EXCLUDED.scopes,
+            modified_at = EXCLUDED.modified_at, deleted_at = NULL;
     WITH w AS MATERIALIZED (
         SELECT (SELECT t.key FROM temporal_entity t WHERE t.tenant = r.tenant AND t.id = r.id)
                    AS key,
@@ -217,4 +200,23 @@ BEGIN
     FROM w
     WHERE w.scopes_before IS DISTINCT FROM w.scopes;
     RETURN NULL;
+END $$;
+
+-- Attribute documents (1-3 KB for a Smart Data Models entity) are compressed with lz4 where
+-- the server has it: several times faster than the default pglz, which a create paid twice
+-- (the entity, its snapshot). A server built without lz4 keeps pglz.
+-- Partitions made from now on take the parent's; those that exist are set one by one.
+DO $$
+DECLARE
+    r record;
+BEGIN
+    ALTER TABLE entity ALTER COLUMN attrs SET COMPRESSION lz4;
+    ALTER TABLE attr_instance ALTER COLUMN inst SET COMPRESSION lz4;
+    FOR r IN SELECT i.inhrelid::regclass AS part FROM pg_inherits i
+             WHERE i.inhparent = 'attr_instance'::regclass
+    LOOP
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN inst SET COMPRESSION lz4', r.part);
+    END LOOP;
+EXCEPTION WHEN feature_not_supported THEN
+    RAISE NOTICE 'lz4 is not available: attribute documents stay compressed with pglz';
 END $$;

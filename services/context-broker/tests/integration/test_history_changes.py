@@ -1,9 +1,9 @@
-"""An update that tells the history trigger what it changes (ngsild/history.py, the
-``mims.history_changes`` setting of migrations/0012_history_snapshots.sql) records exactly
-what the trigger finds by comparing the rows itself.
+"""An update whose writer records its history (ngsild/history.py ``told``, entities/
+repository.py ``save_if``; the trigger of migrations/0012_history_snapshots.sql then records
+nothing more) records exactly what the trigger finds by comparing the rows itself.
 
-Each case updates two copies of an entity from the same state to the same state, one told
-and one not, on a real PostgreSQL, and compares what the history recorded for each.
+Each case updates two copies of an entity from the same state to the same state, one with
+its history rows and one without, on a real PostgreSQL, and compares what each recorded.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import pytest
 
 from context_broker.entities import repository
 from context_broker.entities.repository import StoredEntity
-from context_broker.ngsild.history import SCOPE, changes, told
-from context_broker.ngsild.temporal import iso
+from context_broker.ngsild.history import changes, told
 from mims_shared.db import libpq_url
 
 E = "https://example.org/"
@@ -61,22 +60,16 @@ def edit(**changes: Any) -> dict[str, Any]:
     return out
 
 
-# (name, attrs before, attrs after, scopes before, scopes after, types after)
-CASES: list[tuple[str, dict[str, Any], dict[str, Any], Any, Any, list[str]]] = [
-    ("nothing", BASE, dict(BASE), None, None, ["T"]),
-    ("a value", BASE, edit(status=prop("occupied")), None, None, ["T"]),
-    (
-        "only modifiedAt",
-        BASE,
-        edit(status={**prop("free"), "modifiedAt": "2026-02-01T00:00:00Z"}),
-        None,
-        None,
-        ["T"],
-    ),
-    ("observed", BASE, edit(speed=prop(12, observedAt="2026-01-01T00:01:00Z")), None, None, ["T"]),
-    ("added", BASE, edit(width=prop(2.5, unitCode="MTR")), None, None, ["T"]),
-    ("gone", BASE, edit(owner=None, name=None), None, None, ["T"]),
-    ("gone multi", BASE, edit(lanes=None), None, None, ["T"]),
+# (name, attrs before, attrs after); types and scopes stay (else the trigger records)
+CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    ("nothing", BASE, dict(BASE)),
+    ("a value", BASE, edit(status=prop("occupied"))),
+    ("only modifiedAt", BASE, edit(status={**prop("free"), "modifiedAt": "2026-02-01T00:00:00Z"})),
+    ("observed", BASE, edit(speed=prop(12, observedAt="2026-01-01T00:01:00Z"))),
+    ("a boolean is no number", BASE, edit(status=prop(True))),
+    ("added", BASE, edit(width=prop(2.5, unitCode="MTR"))),
+    ("gone", BASE, edit(owner=None, name=None)),
+    ("gone multi", BASE, edit(lanes=None)),
     (
         "datasets",
         BASE,
@@ -87,31 +80,14 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], Any, Any, list[str]]] = [
                 prop(4, datasetId="urn:ngsi-ld:Dataset:c"),
             ]
         ),
-        None,
-        None,
-        ["T"],
     ),
     (
         "one to many",
         BASE,
         edit(status=[prop("free"), prop("x", datasetId="urn:ngsi-ld:Dataset:z")]),
-        None,
-        None,
-        ["T"],
     ),
-    (
-        "many to one",
-        BASE,
-        edit(lanes=prop(1, datasetId="urn:ngsi-ld:Dataset:a")),
-        None,
-        None,
-        ["T"],
-    ),
-    ("scope added", BASE, BASE, None, ["/a"], ["T"]),
-    ("scope changed", BASE, edit(status=prop(0)), ["/a"], ["/a", "/b"], ["T"]),
-    ("scope removed", BASE, BASE, ["/a"], None, ["T"]),
-    ("types", BASE, edit(status=prop("closed")), None, None, ["T", "U"]),
-    ("emptied", BASE, {}, ["/a"], None, ["T"]),
+    ("many to one", BASE, edit(lanes=prop(1, datasetId="urn:ngsi-ld:Dataset:a"))),
+    ("emptied", BASE, {}),
 ]
 
 
@@ -146,65 +122,54 @@ async def recorded(db: asyncpg.Connection, eid: str) -> tuple[list[tuple[Any, ..
     return [tuple(r) for r in rows], tuple(entity) if entity else None
 
 
-async def update_both(
-    db: asyncpg.Connection,
-    before: dict[str, Any],
-    after: dict[str, Any],
-    scopes_before: Any,
-    scopes_after: Any,
-    types: list[str],
-) -> tuple[str, str]:
-    """Two entities with ``before``, each updated to ``after``: told, and not."""
-    tag = uuid.uuid4().hex[:8]
-    ids = (f"urn:ngsi-ld:T:told-{tag}", f"urn:ngsi-ld:T:found-{tag}")
-    later = LATER
-    for eid in ids:
-        e = StoredEntity(eid, ["T"], orjson.loads(orjson.dumps(before)), scopes_before, T0, T0)
-        assert await repository.insert(db, "h", e)
-        version = await db.fetchval("SELECT xmin FROM entity WHERE tenant = 'h' AND id = $1", eid)
-        new = StoredEntity(eid, types, orjson.loads(orjson.dumps(after)), scopes_after, T0, later)
-        hint = None
-        if eid == ids[0]:
-            moved = types != ["T"] or scopes_before != scopes_after
-            hint = told("h", eid, iso(later), before, after, moved, scopes_before, scopes_after)
-        assert await repository.save_if(db, "h", new, int(version), hint)
-    return ids
+async def created(db: asyncpg.Connection, attrs: dict[str, Any], tag: str) -> tuple[str, int]:
+    """A new entity with ``attrs`` (its history: a snapshot), and its row version."""
+    eid = f"urn:ngsi-ld:T:{tag}-{uuid.uuid4().hex[:8]}"
+    e = StoredEntity(eid, ["T"], orjson.loads(orjson.dumps(attrs)), None, T0, T0)
+    assert await repository.insert(db, "h", e)
+    version = await db.fetchval("SELECT xmin FROM entity WHERE tenant = 'h' AND id = $1", eid)
+    return eid, int(version)
 
 
-@pytest.mark.parametrize(
-    ("name", "before", "after", "sb", "sa", "types"), CASES, ids=[c[0] for c in CASES]
-)
-async def test_told_and_found_changes_are_the_same(
-    db: asyncpg.Connection,
-    name: str,
-    before: dict[str, Any],
-    after: dict[str, Any],
-    sb: Any,
-    sa: Any,
-    types: list[str],
+def updated(eid: str, after: dict[str, Any]) -> StoredEntity:
+    return StoredEntity(eid, ["T"], orjson.loads(orjson.dumps(after)), None, T0, LATER)
+
+
+@pytest.mark.parametrize(("name", "before", "after"), CASES, ids=[c[0] for c in CASES])
+async def test_written_and_found_changes_are_the_same(
+    db: asyncpg.Connection, name: str, before: dict[str, Any], after: dict[str, Any]
 ) -> None:
-    told_id, found_id = await update_both(db, before, after, sb, sa, types)
-    told_rows, told_entity = await recorded(db, told_id)
-    found_rows, found_entity = await recorded(db, found_id)
-    assert told_rows == found_rows
-    assert told_entity == found_entity
+    written, v1 = await created(db, before, "written")
+    found, v2 = await created(db, before, "found")
+    assert await repository.save_if(db, "h", updated(written, after), v1, told(before, after))
+    assert await repository.save_if(db, "h", updated(found, after), v2)
+    written_rows, written_entity = await recorded(db, written)
+    found_rows, found_entity = await recorded(db, found)
+    assert written_rows == found_rows
+    assert written_entity == found_entity
     # The cases change something (but "nothing"), and the rows say what.
-    assert len(told_rows) == len(changes(before, after, sb, sa))
-    assert (len(told_rows) == 0) == (name == "nothing")
+    assert len(written_rows) == len(changes(before, after))
+    assert (len(written_rows) == 0) == (name == "nothing")
 
 
-async def test_the_told_changes_serve_one_statement(db: asyncpg.Connection) -> None:
-    """The trigger takes what it was told: a later update in the same transaction that
-    tells nothing is compared in SQL, not recorded with the earlier rows."""
-    eid = f"urn:ngsi-ld:T:twice-{uuid.uuid4().hex[:8]}"
-    e = StoredEntity(eid, ["T"], dict(BASE), None, T0, T0)
+async def test_the_trigger_records_nothing_more(db: asyncpg.Connection) -> None:
+    """With the writer's rows, the trigger compares nothing itself: what is recorded is
+    what the writer gave (here, on purpose, less than what changed)."""
+    eid, version = await created(db, BASE, "trusted")
+    after = edit(status=prop("occupied"), width=prop(3))
+    partial = told(BASE, edit(width=prop(3)))
+    assert await repository.save_if(db, "h", updated(eid, after), version, partial)
+    rows, _ = await recorded(db, eid)
+    assert [r[0] for r in rows] == [E + "width"]
+
+
+async def test_the_trigger_skips_one_statement_only(db: asyncpg.Connection) -> None:
+    """The trigger takes the writer's word for its statement alone: a later update in the
+    same transaction is compared in SQL."""
+    eid, version = await created(db, BASE, "twice")
+    after = edit(status=prop("occupied"))
     async with db.transaction():
-        assert await repository.insert(db, "h", e)
-        version = await db.fetchval("SELECT xmin FROM entity WHERE tenant = 'h' AND id = $1", eid)
-        after = edit(status=prop("occupied"))
-        new = StoredEntity(eid, ["T"], after, None, T0, T0 + timedelta(hours=1))
-        hint = told("h", eid, iso(T0 + timedelta(hours=1)), BASE, after, False, None, None)
-        assert await repository.save_if(db, "h", new, int(version), hint)
+        assert await repository.save_if(db, "h", updated(eid, after), version, told(BASE, after))
         assert await db.fetchval("SELECT current_setting('mims.history_changes', true)") == ""
         await db.execute(
             "UPDATE entity SET attrs = attrs || $2::jsonb, modified_at = $3 "
@@ -217,38 +182,28 @@ async def test_the_told_changes_serve_one_statement(db: asyncpg.Connection) -> N
     assert [(r[0], r[7]) for r in rows] == [(E + "status", None), (E + "width", 3.0)]
 
 
-def test_changes_name_the_scope_by_its_iri() -> None:
-    rows = changes({}, {}, ["/a"], None)
-    assert rows == [{"attr": SCOPE, "inst": {"type": "Property", "value": []}, "gone": True}]
-
-
-async def test_the_trigger_records_what_it_is_told(db: asyncpg.Connection) -> None:
-    """Told, the trigger compares nothing itself: what it records is what it was told
-    (here, on purpose, less than what changed)."""
-    eid = f"urn:ngsi-ld:T:trusted-{uuid.uuid4().hex[:8]}"
-    assert await repository.insert(db, "h", StoredEntity(eid, ["T"], dict(BASE), None, T0, T0))
-    version = await db.fetchval("SELECT xmin FROM entity WHERE tenant = 'h' AND id = $1", eid)
-    after = edit(status=prop("occupied"), width=prop(3))
-    new = StoredEntity(eid, ["T"], after, None, T0, T0 + timedelta(hours=1))
-    written = iso(T0 + timedelta(hours=1))
-    partial = told("h", eid, written, BASE, edit(width=prop(3)), False, None, None)
-    assert await repository.save_if(db, "h", new, int(version), partial)
-    rows, _ = await recorded(db, eid)
-    assert [r[0] for r in rows] == [E + "width"]
-
-
 async def test_a_lost_write_records_nothing(db: asyncpg.Connection) -> None:
-    """An optimistic write that lost its race changes no row: what it told is not recorded
-    (whether or not the statement got to set it: here it is set beforehand)."""
-    eid = f"urn:ngsi-ld:T:lost-{uuid.uuid4().hex[:8]}"
-    assert await repository.insert(db, "h", StoredEntity(eid, ["T"], dict(BASE), None, T0, T0))
+    """An optimistic write that lost its race changes no row, and records no history."""
+    eid, version = await created(db, BASE, "lost")
+    after = edit(status=prop("occupied"))
+    assert not await repository.save_if(
+        db, "h", updated(eid, after), version + 1, told(BASE, after)
+    )
+    assert await recorded(db, eid) == ([], (["T"], None, T0, None))
+
+
+async def test_an_entity_without_history_gets_its_key(db: asyncpg.Connection) -> None:
+    """An entity written while the history was off has no history key yet: the update
+    makes it, from the entity's row."""
+    eid = f"urn:ngsi-ld:T:nokey-{uuid.uuid4().hex[:8]}"
+    async with db.transaction():
+        await db.execute("SELECT set_config('mims.history', 'off', true)")
+        e = StoredEntity(eid, ["T"], orjson.loads(orjson.dumps(BASE)), None, T0, T0)
+        assert await repository.insert(db, "h", e)
+    assert await recorded(db, eid) == ([], None)
     version = await db.fetchval("SELECT xmin FROM entity WHERE tenant = 'h' AND id = $1", eid)
     after = edit(status=prop("occupied"))
-    new = StoredEntity(eid, ["T"], after, None, T0, LATER)
-    hint = told("h", eid, iso(LATER), BASE, after, False, None, None)
-    async with db.transaction():
-        await db.execute("SELECT set_config('mims.history_changes', $1, true)", hint)
-        assert not await repository.save_if(db, "h", new, int(version) + 1)
-        assert await db.fetchval("SELECT current_setting('mims.history_changes')") == ""
-    assert not await repository.save_if(db, "h", new, int(version) + 1, hint)
-    assert await recorded(db, eid) == ([], (["T"], None, T0, None))
+    assert await repository.save_if(db, "h", updated(eid, after), int(version), told(BASE, after))
+    rows, entity = await recorded(db, eid)
+    assert [r[0] for r in rows] == [E + "status"]
+    assert entity is not None and entity[0] == ["T"]

@@ -38,13 +38,29 @@ _DELETE = "DELETE FROM entity WHERE tenant = $1 AND id = $2 RETURNING 1"
 _GET_VERSIONED = f"SELECT {_COLUMNS}, xmin FROM entity WHERE tenant = $1 AND id = $2"  # noqa: S608
 _GET_VERSIONED_FOR_UPDATE = _GET_VERSIONED + " FOR UPDATE"
 _SAVE_IF = _SAVE + " AND xmin = $8 RETURNING 1"
-# The same, telling the history trigger what the update changes (ngsi-ld/history.py): the
-# setting is made in the statement, before the trigger runs at its end, which takes it.
-_SAVE_IF_TOLD = (
-    "WITH told AS (SELECT set_config('mims.history_changes', $9, true)) "
-    "UPDATE entity SET types = $3, attrs = $4, scopes = $5, modified_at = $6, "
-    "geo_box = $7::text::box FROM told WHERE tenant = $1 AND id = $2 AND xmin = $8 RETURNING 1"
+# The same, recording the history of the update in the statement (ngsild/history.py
+# ``told``: the rows, $9), and telling the history trigger so (migrations/0012): it records
+# nothing more. The key of the entity's history is read, or made when it has none.
+_SAVE_IF_RECORDED = """
+WITH told AS (SELECT set_config('mims.history_changes', 'recorded', true)),
+u AS (
+    UPDATE entity SET types = $3, attrs = $4, scopes = $5, modified_at = $6,
+                      geo_box = $7::text::box
+    FROM told WHERE tenant = $1 AND id = $2 AND xmin = $8 RETURNING 1
+), h AS (
+    INSERT INTO attr_instance (entity_key, attr, dataset_id, at, observed_at, created_at,
+                               modified_at, deleted_at, num, inst)
+    SELECT coalesce((SELECT t.key FROM temporal_entity t WHERE t.tenant = $1 AND t.id = $2),
+                    history_entity_key($1, $2)),
+           c.attr, c.ds, coalesce(c.observed, $6), c.observed, $6, $6,
+           CASE WHEN c.gone THEN $6 END, c.num,
+           CASE WHEN c.gone THEN history_deletion(c.inst, $6) ELSE c.inst END
+    FROM jsonb_to_recordset($9::jsonb)
+        AS c(attr text, ds text, observed timestamptz, num float8, gone boolean, inst jsonb)
+    WHERE EXISTS (SELECT FROM u)
 )
+SELECT count(*) FROM u
+"""
 
 
 @dataclass(slots=True)
@@ -107,13 +123,12 @@ async def save_if(
     history: str | None = None,
 ) -> bool:
     """Save ``e`` if its row is still at ``version``; False when another write came first.
-    ``history``: what the update changes, for the history (ngsild/history.py ``told``)."""
+    ``history``: the history rows of the update (ngsild/history.py ``told``), recorded with
+    it; without, the history trigger finds them."""
     args = [tenant, e.id, e.types, jsonb(e.attrs), e.scopes, e.modified_at, geo_box_of(e.attrs)]
     if history is None:
-        done = await conn.fetchval(_SAVE_IF, *args, version)
-    else:
-        done = await conn.fetchval(_SAVE_IF_TOLD, *args, version, history)
-    return done is not None
+        return await conn.fetchval(_SAVE_IF, *args, version) is not None
+    return bool(await conn.fetchval(_SAVE_IF_RECORDED, *args, version, history))
 
 
 async def delete(conn: asyncpg.Connection, tenant: str, eid: str) -> bool:

@@ -33,7 +33,6 @@ from context_broker.ngsild.jsonld import CompiledContext, compact_entity_keys
 from context_broker.ngsild.query import parse_q, q_to_jsonpath
 from context_broker.ngsild.representation import Format, ProjectionTree, apply_language, render
 from context_broker.ngsild.selectors import Atom, is_scope_pattern, map_atoms, parse_selector
-from context_broker.ngsild.temporal import iso as exact_iso
 from context_broker.ngsild.visibility import refuse_hidden, visible
 from mims_shared.db import LOST, Database, Lost, optimistic
 from mims_shared.errors import AlreadyExists, BadRequestData, NotFound
@@ -270,15 +269,14 @@ class EntityService:
             e, version = found
             # An independent copy: ``change`` may change instances in place.
             before = orjson.loads(orjson.dumps(e.attrs)) if self.tell_history else None
-            types, scopes = list(e.types), e.scopes
+            types = list(e.types)
+            scopes = None if e.scopes is None else list(e.scopes)
             result = change(e)
             check(e)
             e.modified_at = _now()
             told = None
-            if before is not None:
-                moved = e.types != types or e.scopes != scopes
-                written = exact_iso(e.modified_at)
-                told = history.told(tenant, e.id, written, before, e.attrs, moved, scopes, e.scopes)
+            if before is not None and e.types == types and e.scopes == scopes:
+                told = history.told(before, e.attrs)  # else the trigger finds the changes
             return result if await repository.save_if(conn, tenant, e, version, told) else LOST
 
         return await optimistic(self.db, attempt)

@@ -2,10 +2,10 @@
 (ETSI GS CIM 009 V1.8.1, 4.5.? the temporal representation: each instance written, and the
 deletion of each one that is gone).
 
-The history trigger of migrations/0012_history_snapshots.sql finds the same in SQL when it
-is not told; a writer that knows the entity before and after tells it (entities/
-repository.py ``save_if``), which spares the database a comparison of every attribute.
-Pure: no I/O.
+The history trigger of migrations/0012_history_snapshots.sql finds the same in SQL; the
+writer of an update of one entity, which knows the entity before and after, records these
+rows itself in the statement that updates it (entities/repository.py ``save_if``), which
+spares the database a comparison of every attribute. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from typing import Any
 
 import orjson
 
-#: The scope of an entity (4.18) is recorded like a Property under this IRI.
-SCOPE = "https://uri.etsi.org/ngsi-ld/scope"
 #: Members an instance is recorded without (attr_instance columns hold them).
 _SYSTEM = frozenset({"createdAt", "modifiedAt"})
 
@@ -25,16 +23,10 @@ def _by_dataset(value: Any) -> dict[str | None, Any]:
     return {i.get("datasetId"): i for i in items}
 
 
-def changes(
-    before: dict[str, Any],
-    after: dict[str, Any],
-    scopes_before: list[str] | None,
-    scopes_after: list[str] | None,
-) -> list[dict[str, Any]]:
+def changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
     """The instances to record, as stored (expanded): ``{"attr", "inst", "gone"}`` for each
-    instance that is new or differs from the one of the same attribute and datasetId, for
-    each instance that is gone (``gone``, the instance it was), and for the scope when it
-    changed (``gone`` when none is left)."""
+    instance that is new or differs from the one of the same attribute and datasetId, and
+    for each instance that is gone (``gone``, the instance it was)."""
     rows: list[dict[str, Any]] = []
     for attr, now in after.items():
         was = before.get(attr)
@@ -55,40 +47,28 @@ def changes(
             rows.extend(
                 {"attr": attr, "inst": inst, "gone": True} for inst in _by_dataset(was).values()
             )
-    if scopes_before != scopes_after:
-        scope = {"type": "Property", "value": list(scopes_after or [])}
-        rows.append({"attr": SCOPE, "inst": scope, "gone": not scopes_after})
     return rows
 
 
-def told(
-    tenant: str,
-    eid: str,
-    written: str,
-    before: dict[str, Any],
-    after: dict[str, Any],
-    entity_changed: bool,
-    scopes_before: list[str] | None,
-    scopes_after: list[str] | None,
-) -> str:
-    """The value of ``mims.history_changes`` for the update of one entity at ``written``
-    (its new modifiedAt): the rows of attr_instance to record, column by column, as the
-    trigger would make them. A deleted instance is sent as it was, ``gone`` (the trigger
-    makes its deletion record); the scope's is sent as recorded."""
+def told(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """The history rows of an update that keeps the entity's types and scopes, for
+    ``save_if``: per instance to record, its attribute, datasetId, observedAt, number
+    value, whether it is a deletion (``gone``: the instance it was; the database makes the
+    deletion record) and the instance without createdAt and modifiedAt (columns)."""
     rows = []
-    for c in changes(before, after, scopes_before, scopes_after):
+    for c in changes(before, after):
         inst = {k: v for k, v in c["inst"].items() if k not in _SYSTEM}
-        row: dict[str, Any] = {"attr": c["attr"], "ds": inst.get("datasetId"), "inst": inst}
-        row["written"] = written
-        if c["attr"] == SCOPE:
-            row.update(at=written, deleted=written if c["gone"] else None)
-        elif c["gone"]:
-            row.update(at=written, deleted=written, gone=True)
-        else:
-            observed = inst.get("observedAt")
-            value = inst.get("value")
-            number = isinstance(value, int | float) and not isinstance(value, bool)
-            row.update(at=observed or written, observed=observed, num=value if number else None)
-        rows.append(row)
-    doc = {"tenant": tenant, "id": eid, "entity": entity_changed, "rows": rows}
-    return orjson.dumps(doc).decode()
+        gone = c["gone"]
+        value = inst.get("value")
+        number = not gone and isinstance(value, int | float) and not isinstance(value, bool)
+        rows.append(
+            {
+                "attr": c["attr"],
+                "ds": inst.get("datasetId"),
+                "observed": None if gone else inst.get("observedAt"),
+                "num": value if number else None,
+                "gone": gone,
+                "inst": inst,
+            }
+        )
+    return orjson.dumps(rows).decode()
