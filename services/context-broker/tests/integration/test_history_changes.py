@@ -24,7 +24,7 @@ from mims_shared.db import libpq_url
 
 E = "https://example.org/"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-#: The time of the updates: with microseconds, which the told rows must keep.
+#: The time of the updates: with microseconds, which the recorded rows must keep.
 LATER = datetime(2026, 1, 1, 1, 0, 0, 123456, tzinfo=UTC)
 
 

@@ -157,8 +157,9 @@ class EntityService:
     ) -> None:
         self.db = db
         self.conformance = conformance
-        #: Whether an update tells the history what it changes (ngsild/history.py); off
-        #: when the database records no history (its triggers disabled).
+        #: Whether the update of one entity records its history in its own statement
+        #: (ngsild/history.py, repository.save_if); off when the database records no
+        #: history (its triggers disabled).
         self.tell_history = True
         #: The declared attributes (BROKER_INDEXED_ATTRIBUTES), whose indexes the app made
         #: sure of at start-up (entities/indexed.py).
