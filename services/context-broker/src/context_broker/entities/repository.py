@@ -39,14 +39,14 @@ _GET_VERSIONED = f"SELECT {_COLUMNS}, xmin FROM entity WHERE tenant = $1 AND id 
 _GET_VERSIONED_FOR_UPDATE = _GET_VERSIONED + " FOR UPDATE"
 _SAVE_IF = _SAVE + " AND xmin = $8 RETURNING 1"
 # The same, recording the history of the update in the statement (ngsild/history.py
-# ``told``: the rows, $9), and telling the history trigger so (migrations/0012): it records
-# nothing more. The key of the entity's history is read, or made when it has none.
+# ``told``: the rows, $9), and telling the history trigger so (migrations/0012: the setting
+# is made before the statement ends, when the trigger runs): it records nothing more. The
+# key of the entity's history is read, or made when it has none.
 _SAVE_IF_RECORDED = """
-WITH told AS (SELECT set_config('mims.history_changes', 'recorded', true)),
-u AS (
+WITH u AS (
     UPDATE entity SET types = $3, attrs = $4, scopes = $5, modified_at = $6,
                       geo_box = $7::text::box
-    FROM told WHERE tenant = $1 AND id = $2 AND xmin = $8 RETURNING 1
+    WHERE tenant = $1 AND id = $2 AND xmin = $8 RETURNING 1
 ), h AS (
     INSERT INTO attr_instance (entity_key, attr, dataset_id, at, observed_at, created_at,
                                modified_at, deleted_at, num, inst)
@@ -59,7 +59,7 @@ u AS (
         AS c(attr text, ds text, observed timestamptz, num float8, gone boolean, inst jsonb)
     WHERE EXISTS (SELECT FROM u)
 )
-SELECT count(*) FROM u
+SELECT count(*), set_config('mims.history_changes', 'recorded', true) FROM u
 """
 
 
