@@ -12,8 +12,9 @@
 -- Reads see a snapshot as the instances it holds: the view history_instance below unfolds
 -- snapshots (history_unfold) beside the ordinary rows, with the same columns. An unfolded
 -- instance is named by the snapshot's number and its place in it:
--- urn:ngsi-ld:Instance:<iid>-<sub>, sub = (ordinal of the attribute) * 65536 + (ordinal of
--- the instance in the attribute's array). Snapshots are never changed: before the temporal
+-- urn:ngsi-ld:Instance:<iid>-<sub>, sub = its position among the snapshot's instances
+-- (attributes in jsonb's key order, then each attribute's array). Snapshots are never
+-- changed: before the temporal
 -- API changes or deletes recorded instances of an entity, history_unfold_into_rows() turns
 -- its snapshots into ordinary rows that keep those names (iid, sub), and the change then
 -- applies to rows as before.
@@ -23,7 +24,9 @@ ALTER TABLE attr_instance ADD COLUMN sub integer;
 -- A history key is only ever looked up by (tenant, id), and comes from its identity
 -- sequence: the unique index on it was one more index entry per created entity, on the
 -- page every create wrote. Each connection takes keys 64 at a time.
+-- Keys are only ever the sequence's (GENERATED ALWAYS: an INSERT cannot choose one).
 ALTER TABLE temporal_entity DROP CONSTRAINT temporal_entity_key_key;
+ALTER TABLE temporal_entity ALTER COLUMN key SET GENERATED ALWAYS;
 ALTER TABLE temporal_entity ALTER COLUMN key SET CACHE 64;
 
 -- The instances of a snapshot (its attributes' as stored in entity.attrs, written at
@@ -31,11 +34,11 @@ ALTER TABLE temporal_entity ALTER COLUMN key SET CACHE 64;
 CREATE FUNCTION history_unfold(attrs jsonb, written timestamptz)
 RETURNS TABLE (attr text, dataset_id text, at timestamptz, observed_at timestamptz,
                num float8, sub integer, inst jsonb)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT a.key, i.value ->> 'datasetId', coalesce(o.observed, written), o.observed,
            CASE WHEN jsonb_typeof(i.value -> 'value') = 'number'
                 THEN (i.value ->> 'value')::float8 END,
-           (a.n * 65536 + i.n)::integer,
+           (row_number() OVER (ORDER BY a.n, i.n))::integer,
            i.value - '{createdAt,modifiedAt}'::text[]
     FROM jsonb_each(attrs) WITH ORDINALITY AS a(key, value, n)
     CROSS JOIN LATERAL jsonb_array_elements(
@@ -44,20 +47,29 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     CROSS JOIN LATERAL (SELECT (i.value ->> 'observedAt')::timestamptz AS observed) AS o
 $$;
 
+-- The instances of the snapshots, unfolded, with the columns of attr_instance.
+CREATE VIEW history_snapshot_instance AS
+SELECT s.entity_key, u.attr, u.dataset_id, u.at, u.observed_at, s.created_at,
+       s.modified_at, NULL::timestamptz AS deleted_at, u.num, s.iid, u.sub,
+       NULL::uuid AS legacy_id, u.inst
+FROM attr_instance s
+CROSS JOIN LATERAL history_unfold(s.inst, s.at) AS u
+WHERE s.attr = '';
+
 -- Every recorded instance: the ordinary rows and the unfolded snapshots. What the temporal
 -- reads select from (temporal/repository.py); a condition on entity_key is an index probe
--- in both branches.
+-- in both branches. A read per attribute (lastN) takes the ordinary rows of each attribute
+-- by index and the snapshots' instances once (unfolding a snapshot for each of its
+-- attributes would cost the square of their number).
 CREATE VIEW history_instance AS
 SELECT entity_key, attr, dataset_id, at, observed_at, created_at, modified_at, deleted_at,
        num, iid, sub, legacy_id, inst
 FROM attr_instance
 WHERE attr <> ''
 UNION ALL
-SELECT s.entity_key, u.attr, u.dataset_id, u.at, u.observed_at, s.created_at,
-       s.modified_at, NULL::timestamptz, u.num, s.iid, u.sub, NULL::uuid, u.inst
-FROM attr_instance s
-CROSS JOIN LATERAL history_unfold(s.inst, s.at) AS u
-WHERE s.attr = '';
+SELECT entity_key, attr, dataset_id, at, observed_at, created_at, modified_at, deleted_at,
+       num, iid, sub, legacy_id, inst
+FROM history_snapshot_instance;
 
 -- The snapshots of these entities become ordinary rows (same names); how many rows.
 CREATE FUNCTION history_unfold_into_rows(keys bigint[]) RETURNS bigint
@@ -102,12 +114,14 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- The history key of an entity, made from its current row when it has none (an entity
--- written while the history was off).
-CREATE FUNCTION history_entity_key(tenant_ text, id_ text) RETURNS bigint
+-- The history key of an entity for an update written at `written`, made or put right from
+-- its row when its history entity is missing or out of date (an entity written while the
+-- history was off).
+CREATE FUNCTION history_entity_key(tenant_ text, id_ text, written timestamptz)
+RETURNS bigint
 LANGUAGE sql AS $$
     INSERT INTO temporal_entity AS t (tenant, id, types, scopes, created_at, modified_at)
-    SELECT e.tenant, e.id, e.types, e.scopes, e.created_at, e.modified_at
+    SELECT e.tenant, e.id, e.types, e.scopes, e.created_at, written
     FROM entity e WHERE e.tenant = tenant_ AND e.id = id_
     ON CONFLICT (tenant, id) DO UPDATE
         SET types = EXCLUDED.types, scopes = EXCLUDED.scopes,

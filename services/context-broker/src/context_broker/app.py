@@ -75,7 +75,6 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
             db, app.state.entities, page_limit=settings.temporal_page_limit
         )
         await app.state.temporal.prepare()
-        app.state.entities.tell_history = app.state.temporal.recording
         partitions = asyncio.create_task(app.state.temporal.keep_partitions())
         app.state.subscriptions = SubscriptionService(db, app.state.contexts)
         notifier = Notifier(

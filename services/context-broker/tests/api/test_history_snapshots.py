@@ -193,3 +193,30 @@ async def test_each_create_of_a_batch_is_a_snapshot(
 
 
 TEMPERATURE = "https://uri.etsi.org/ngsi-ld/default-context/temperature"
+
+
+async def test_a_snapshot_of_many_attributes_reads_and_changes(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """Instances are numbered by their place in the snapshot: an entity with 40,000
+    attributes (written in SQL) reads, and its last instance can be deleted by its id."""
+    eid = f"urn:ngsi-ld:Big:{uuid.uuid4().hex}"
+    await db.execute(
+        "INSERT INTO entity (tenant, id, types, attrs, created_at, modified_at) "
+        "SELECT '', $1, ARRAY['https://uri.etsi.org/ngsi-ld/default-context/Big'], "
+        "jsonb_object_agg('https://uri.etsi.org/ngsi-ld/default-context/a' || g, "
+        "jsonb_build_object('type', 'Property', 'value', g)), now(), now() "
+        "FROM generate_series(1, 40000) g",
+        eid,
+    )
+    last = await client.get(f"{T}/{eid}", params={"lastN": "1"})
+    assert last.status_code in (200, 206), last.text[:300]  # 206: a page of the 40,000
+    names = [i for v in ids(last.json()).values() for i in v]
+    assert len(names) == len(set(names)) >= 1000
+    # The last attribute in jsonb's key order (longest, then bytewise) is number 40,000.
+    one = await client.get(f"{T}/{eid}", params={"attrs": "a40000"})
+    assert one.status_code == 200, one.text[:300]
+    top = one.json()["a40000"][0]["instanceId"]
+    assert top.endswith("-40000")
+    gone = await client.delete(f"{T}/{eid}/attrs/a40000/{top}")
+    assert gone.status_code == 204, gone.text[:300]

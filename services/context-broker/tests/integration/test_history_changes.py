@@ -207,3 +207,38 @@ async def test_an_entity_without_history_gets_its_key(db: asyncpg.Connection) ->
     rows, entity = await recorded(db, eid)
     assert [r[0] for r in rows] == [E + "status"]
     assert entity is not None and entity[0] == ["T"]
+
+
+async def test_a_transaction_without_history_records_nothing(db: asyncpg.Connection) -> None:
+    """mims.history off (the temporal API's own transactions): the writer's rows are not
+    recorded either."""
+    eid, version = await created(db, BASE, "off")
+    after = edit(status=prop("occupied"))
+    async with db.transaction():
+        await db.execute("SELECT set_config('mims.history', 'off', true)")
+        assert await repository.save_if(db, "h", updated(eid, after), version, told(BASE, after))
+    assert (await recorded(db, eid))[0] == []
+
+
+async def test_an_out_of_date_history_entity_is_put_right(db: asyncpg.Connection) -> None:
+    """A history entity left deleted or with other types (the entity re-created while the
+    history was off) is put right by the recorded update, as the trigger does."""
+    ids = []
+    for record in (True, False):
+        eid, version = await created(db, BASE, f"stale-{record}")
+        await db.execute(
+            "UPDATE temporal_entity SET types = ARRAY['Old'], deleted_at = $2 "
+            "WHERE tenant = 'h' AND id = $1",
+            eid,
+            T0,
+        )
+        after = edit(status=prop("occupied"))
+        rows = told(BASE, after) if record else None
+        assert await repository.save_if(db, "h", updated(eid, after), version, rows)
+        ids.append(eid)
+    (written_rows, written_entity), (found_rows, found_entity) = [
+        await recorded(db, eid) for eid in ids
+    ]
+    assert written_rows == found_rows and len(written_rows) == 1
+    assert written_entity == found_entity
+    assert written_entity is not None and written_entity[0] == ["T"] and written_entity[3] is None

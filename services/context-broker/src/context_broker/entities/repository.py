@@ -41,23 +41,29 @@ _SAVE_IF = _SAVE + " AND xmin = $8 RETURNING 1"
 # The same, recording the history of the update in the statement (ngsild/history.py
 # ``told``: the rows, $9), and telling the history trigger so (migrations/0012: the setting
 # is made before the statement ends, when the trigger runs): it records nothing more. The
-# key of the entity's history is read, or made when it has none.
+# key of the entity's history is read once, or made (or its history entity put right) when
+# it has none that matches; nothing is recorded when the update changed no row or the
+# transaction records no history (``mims.history`` off, as the temporal API's do).
 _SAVE_IF_RECORDED = """
 WITH u AS (
     UPDATE entity SET types = $3, attrs = $4, scopes = $5, modified_at = $6,
                       geo_box = $7::text::box
     WHERE tenant = $1 AND id = $2 AND xmin = $8 RETURNING 1
+), k AS (
+    SELECT coalesce(
+               (SELECT t.key FROM temporal_entity t
+                WHERE t.tenant = $1 AND t.id = $2 AND t.types = $3
+                  AND t.scopes IS NOT DISTINCT FROM $5 AND t.deleted_at IS NULL),
+               history_entity_key($1, $2, $6)) AS key
+    WHERE EXISTS (SELECT FROM u) AND history_is_off() IS NOT TRUE
 ), h AS (
     INSERT INTO attr_instance (entity_key, attr, dataset_id, at, observed_at, created_at,
                                modified_at, deleted_at, num, inst)
-    SELECT coalesce((SELECT t.key FROM temporal_entity t WHERE t.tenant = $1 AND t.id = $2),
-                    history_entity_key($1, $2)),
-           c.attr, c.ds, coalesce(c.observed, $6), c.observed, $6, $6,
+    SELECT k.key, c.attr, c.ds, coalesce(c.observed, $6), c.observed, $6, $6,
            CASE WHEN c.gone THEN $6 END, c.num,
            CASE WHEN c.gone THEN history_deletion(c.inst, $6) ELSE c.inst END
-    FROM jsonb_to_recordset($9::jsonb)
+    FROM k CROSS JOIN jsonb_to_recordset($9::jsonb)
         AS c(attr text, ds text, observed timestamptz, num float8, gone boolean, inst jsonb)
-    WHERE EXISTS (SELECT FROM u)
 )
 SELECT count(*), set_config('mims.history_changes', 'recorded', true) FROM u
 """

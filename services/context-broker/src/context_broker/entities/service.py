@@ -158,9 +158,9 @@ class EntityService:
         self.db = db
         self.conformance = conformance
         #: Whether the update of one entity records its history in its own statement
-        #: (ngsild/history.py, repository.save_if); off when the database records no
-        #: history (its triggers disabled).
-        self.tell_history = True
+        #: (ngsild/history.py, repository.save_if): set by the temporal service once it
+        #: knows that the database records history (its triggers enabled).
+        self.tell_history = False
         #: The declared attributes (BROKER_INDEXED_ATTRIBUTES), whose indexes the app made
         #: sure of at start-up (entities/indexed.py).
         self.keyed = {iri: Keyed.of(iri) for iri in indexed}

@@ -416,11 +416,16 @@ async def read(
     # Built from constant fragments (see _where); every value is bound.
     if sel.query.last_n:
         pairs = await _pairs(conn, sel)
+        # The last N ordinary rows of each attribute (index probes) and every instance of
+        # the snapshots (unfolded once), then the last N of each attribute among those.
         sql = (
-            f"SELECT x.* FROM unnest(${n + 1}::bigint[], ${n + 2}::text[]) AS p(e, a) "  # noqa: S608
-            f"CROSS JOIN LATERAL (SELECT {cols} FROM history_instance WHERE {where} "
+            "SELECT * FROM (SELECT x.*, row_number() OVER (PARTITION BY entity_key, attr "  # noqa: S608
+            "ORDER BY moment DESC) AS r FROM ("
+            f"SELECT x.* FROM unnest(${n + 1}::bigint[], ${n + 2}::text[]) AS p(e, a) "
+            f"CROSS JOIN LATERAL (SELECT {cols} FROM attr_instance WHERE {where} "
             f"AND entity_key = p.e AND attr = p.a ORDER BY {column} DESC LIMIT ${n + 3}) AS x "
-            "ORDER BY entity_key, attr, moment"
+            f"UNION ALL SELECT {cols} FROM history_snapshot_instance WHERE {where}) x) y "
+            f"WHERE r <= ${n + 3} ORDER BY entity_key, attr, moment"
         )
         rows = await conn.fetch(
             sql, *args, [p[0] for p in pairs], [p[1] for p in pairs], sel.query.last_n
@@ -455,14 +460,16 @@ async def read(
 async def _present(
     conn: asyncpg.Connection, sel: Selection, where: str, args: list[Any]
 ) -> set[tuple[str, str]]:
-    """The (entity, attribute) pairs with instances in the selection: one probe each."""
+    """The (entity, attribute) pairs with instances in the selection: one probe each of
+    the ordinary rows, and the snapshots' instances unfolded once."""
     pairs = await _pairs(conn, sel)
     n = len(args)
     # Built from constant fragments (see _where); every value is bound.
     sql = (
         f"SELECT p.e, p.a FROM unnest(${n + 1}::bigint[], ${n + 2}::text[]) AS p(e, a) "  # noqa: S608
-        f"WHERE EXISTS (SELECT 1 FROM history_instance WHERE {where} "
-        "AND entity_key = p.e AND attr = p.a)"
+        f"WHERE EXISTS (SELECT 1 FROM attr_instance WHERE {where} "
+        "AND entity_key = p.e AND attr = p.a) "
+        f"UNION SELECT entity_key, attr FROM history_snapshot_instance WHERE {where}"
     )
     rows = await conn.fetch(sql, *args, [p[0] for p in pairs], [p[1] for p in pairs])
     return {(sel.entities[r["e"]], r["a"]) for r in rows}
@@ -514,11 +521,16 @@ async def aggregate(
     if not pairs:
         return []
     n = len(args)
+    # The first ordinary row of each attribute (index probes) and the snapshots' instances
+    # (unfolded once): the first of each attribute among those.
     first = (
-        f"SELECT p.e, p.a, f.moment, f.kind FROM unnest(${n + 1}::bigint[], ${n + 2}::text[]) "  # noqa: S608
+        "SELECT DISTINCT ON (e, a) e, a, moment, kind FROM ("  # noqa: S608
+        f"SELECT p.e, p.a, f.moment, f.kind FROM unnest(${n + 1}::bigint[], ${n + 2}::text[]) "
         f"AS p(e, a) CROSS JOIN LATERAL (SELECT {column} AS moment, inst ->> 'type' AS kind "
-        f"FROM history_instance WHERE {where} AND entity_key = p.e AND attr = p.a "
-        f"ORDER BY {column} LIMIT 1) AS f"
+        f"FROM attr_instance WHERE {where} AND entity_key = p.e AND attr = p.a "
+        f"ORDER BY {column} LIMIT 1) AS f "
+        f"UNION ALL SELECT entity_key, attr, {column}, inst ->> 'type' "
+        f"FROM history_snapshot_instance WHERE {where}) x ORDER BY e, a, moment"
     )
     firsts = await conn.fetch(first, *args, [p[0] for p in pairs], [p[1] for p in pairs])
     if not firsts:

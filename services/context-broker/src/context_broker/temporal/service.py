@@ -92,7 +92,7 @@ def _instance_ref(instance_id: str) -> InstanceRef:
     tail = instance_id.removeprefix(INSTANCE_PREFIX)
     if tail != instance_id:
         number, dash, place = tail.partition("-")
-        if _digits(number, 18) and (not dash or _digits(place, 9)):
+        if _digits(number, 18) and (not dash or (_digits(place, 10) and int(place) < 2**31)):
             return InstanceRef(number=int(number), sub=int(place) if dash else None)
     hexdigits = tail.replace("-", "")
     if len(hexdigits) != 32 or any(c not in "0123456789abcdefABCDEF" for c in hexdigits):
@@ -136,17 +136,21 @@ class TemporalService:
         self.db = db
         self.entities = entities
         self.page_limit = page_limit
-        #: Whether the database records the history of updates (learnt by ``prepare``).
-        self.recording = True
+        #: Whether the database records history (its triggers enabled), learnt by
+        #: ``prepare``; until then writes leave the history to the triggers, which is
+        #: always right.
+        self.recording = False
 
     async def prepare(self) -> int:
         """Make the coming months' history partitions (called at start-up). Without them
         (database not reachable yet) history goes to the DEFAULT partition: still correct.
-        Also learns whether the database records history (``recording``)."""
+        Also learns whether the database records history (``recording``): the entity
+        service records the history of its own updates only then."""
         try:
             async with self.db.unit_of_work() as uow:
                 made = await repository.add_partitions(uow.connection, PARTITIONS_AHEAD)
                 self.recording = await repository.recording(uow.connection)
+                self.entities.tell_history = self.recording
                 await uow.commit()
         except ServiceUnavailable:
             return 0
