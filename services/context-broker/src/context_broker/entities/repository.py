@@ -243,7 +243,7 @@ MAX_ORDERED_PAGE_END = 10_000
 
 
 async def _ordered_scan(
-    conn: asyncpg.Connection, f: Filter, offset: int, limit: int, single: bool
+    conn: asyncpg.Connection, f: Filter, offset: int, limit: int
 ) -> list[asyncpg.Record] | None:
     """The page of a query with ``q``, found by walking the candidates of the other filters
     in id order and testing ``q`` on each, if the first ``ORDERED_SCAN_BUDGET`` candidates
@@ -256,49 +256,61 @@ async def _ordered_scan(
     (or there are fewer candidates than the budget) the page is exact; otherwise the plain
     query runs.
 
-    ``single``: every candidate has exactly the one type asked for; they are walked alone,
-    in id order (index (tenant, types, id), migration 0011), not along the whole tenant.
+    With one type, the entities that have it alone are walked in id order (index (tenant,
+    types, id), migration 0011), not along the whole tenant, merged with those that have it
+    among others (:func:`_several_types`).
     """
     assert f.q_path is not None
-    where, args = _single_where(f) if single else _where(replace(f, q_path=None))
+    if f.types is not None and len(f.types) == 1:
+        base, args = _where(replace(f, q_path=None, types=None, keyed=None))
+        typ = f"${len(args) + 1}"
+        args.append(f.types)
+        wheres = [f"{base} AND types = {typ}::text[]", _several_types(base, typ)]
+    else:
+        where, args = _where(replace(f, q_path=None))
+        wheres = [where]
     n = len(args)
-    # The inner scan keeps id order, so the outer filter stops at the page's last match.
+
+    def walk(budget: str) -> str:
+        """The first ``budget`` candidates in id order: each branch and their merge keep
+        id order (constant fragments only, see _where; every value is bound)."""
+        branches = [
+            f"(SELECT {_COLUMNS} FROM entity WHERE {w} ORDER BY id LIMIT {budget})"  # noqa: S608
+            for w in wheres
+        ]
+        if len(branches) == 1:
+            return branches[0]
+        merged = " UNION ALL ".join(branches)
+        return f"(SELECT * FROM ({merged}) b ORDER BY id LIMIT {budget})"  # noqa: S608
+
+    # The outer filter stops at the page's last match.
     sql = (
-        f"SELECT {_COLUMNS} FROM (SELECT {_COLUMNS} FROM entity WHERE {where} "  # noqa: S608
-        f"ORDER BY id LIMIT ${n + 2}) c WHERE attrs @? ${n + 1}::jsonpath "
+        f"SELECT {_COLUMNS} FROM {walk(f'${n + 2}')} c WHERE attrs @? ${n + 1}::jsonpath "  # noqa: S608
         f"ORDER BY id OFFSET ${n + 3} LIMIT ${n + 4}"
     )
-    budget = max(ORDERED_SCAN_BUDGET, 8 * (offset + limit))
-    rows = await conn.fetch(sql, *args, f.q_path, budget, offset, limit)
+    count = max(ORDERED_SCAN_BUDGET, 8 * (offset + limit))
+    rows = await conn.fetch(sql, *args, f.q_path, count, offset, limit)
     if len(rows) == limit:
         return list(rows)
     # Fewer than a page: exact only if the budget saw every candidate.
     head = await conn.fetchval(
-        f"SELECT count(*) FROM (SELECT 1 FROM entity WHERE {where} "  # noqa: S608
-        f"LIMIT ${n + 1}) c",
+        f"SELECT count(*) FROM {walk(f'${n + 1}')} c",  # noqa: S608
         *args,
-        budget,
+        count,
     )
-    return list(rows) if int(head) < budget else None
+    return list(rows) if int(head) < count else None
 
 
-def _single_where(f: Filter) -> tuple[str, list[Any]]:
-    """The filters but ``q``, for entities whose types are exactly ``f.types`` (one)."""
-    where, args = _where(replace(f, q_path=None, types=None, keyed=None))
-    args.append(f.types)
-    return f"{where} AND types = ${len(args)}::text[]", args
-
-
-async def _multi_typed(conn: asyncpg.Connection, f: Filter) -> bool:
-    """Whether an entity of the tenant has the filter's type among others (partial index of
-    migration 0011: only such entities are in it)."""
-    found = await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM entity WHERE tenant = $1 AND types @> $2::text[] "
-        "AND cardinality(types) > 1)",
-        f.tenant,
-        f.types,
+def _several_types(base: str, typ: str) -> str:
+    """The entities (filtered by ``base``) that have the type ``typ`` among others: read
+    only when there is one, by a one-time probe of the small partial index of migration
+    0011 (whose statistics migration 0013 keeps), so that the planner's guess of this
+    branch never costs a scan of every entity of the type."""
+    probe = (
+        "EXISTS (SELECT 1 FROM entity x WHERE x.tenant = $1 AND cardinality(x.types) > 1 "  # noqa: S608
+        f"AND x.types @> {typ}::text[])"
     )
-    return bool(found)
+    return f"{base} AND types @> {typ}::text[] AND cardinality(types) > 1 AND {probe}"
 
 
 def _keyed_branches(f: Filter, end: int | None) -> tuple[list[str], list[Any]]:
@@ -327,15 +339,7 @@ def _keyed_branches(f: Filter, end: int | None) -> tuple[list[str], list[Any]]:
     # entities/indexed.py), every value of the request is bound.
     wheres = [f"{alone} AND {k.attr.key} = {arg(v)}::jsonb{rest}" for v in k.values]
     wheres.append(f"{alone} AND {k.attr.key} = {SENTINEL} AND attrs @? {q}::jsonpath")
-    # The entities with the type among others: read only when there is one (a one-time
-    # probe of the small partial index of migration 0011), so that the planner's guess of
-    # this branch never costs a scan of every match of ``q``.
-    several = f"{base} AND types @> {typ}::text[] AND cardinality(types) > 1"
-    probe = (
-        "EXISTS (SELECT 1 FROM entity x WHERE x.tenant = $1 AND cardinality(x.types) > 1 "  # noqa: S608
-        f"AND x.types @> {typ}::text[])"
-    )
-    wheres.append(f"{several} AND attrs @? {q}::jsonpath AND {probe}")
+    wheres.append(f"{_several_types(base, typ)} AND attrs @? {q}::jsonpath")
     selects = [f"(SELECT {cols} FROM entity WHERE {w}{tail})" for w in wheres]  # noqa: S608
     return selects, args
 
@@ -380,8 +384,7 @@ async def query(
             return [_entity(r) for r in rows], total
         ordered = None
         if limit > 0 and f.q_path is not None and offset + limit <= MAX_ORDERED_PAGE_END:
-            single = one_type and not await _multi_typed(conn, f)
-            ordered = await _ordered_scan(conn, f, offset, limit, single)
+            ordered = await _ordered_scan(conn, f, offset, limit)
         if ordered is not None:
             rows = ordered
         elif limit > 0:
