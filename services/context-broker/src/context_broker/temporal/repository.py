@@ -396,6 +396,38 @@ async def _pairs(conn: asyncpg.Connection, sel: Selection) -> list[tuple[int, st
     return [(r["e"], r["a"]) for r in await conn.fetch(_SERIES, list(sel.entities))]
 
 
+async def _per_series(
+    conn: asyncpg.Connection,
+    pairs: list[tuple[int, str]],
+    selected: tuple[str, list[Any], str],
+    cols: str,
+    *,
+    last: bool,
+    count: int,
+) -> list[asyncpg.Record]:
+    """The first (``last``: the last) ``count`` selected instances of each (entity key,
+    attribute) pair by the time column, as ``cols`` (which name ``entity_key``, ``attr`` and
+    ``moment``), in (entity key, attribute, moment) order: the ordinary rows of each pair by
+    an index probe, the snapshots' instances unfolded once (unfolded per pair, a snapshot
+    would cost the square of its attributes), ranked together. ``pairs``: ``_pairs``;
+    ``selected``: ``_where``."""
+    where, args, column = selected
+    n = len(args)
+    way = "DESC" if last else "ASC"
+    # Built from constant fragments (see _where); every value is bound.
+    sql = (
+        "SELECT * FROM (SELECT x.*, row_number() OVER (PARTITION BY entity_key, attr "  # noqa: S608
+        f"ORDER BY moment {way}) AS r FROM ("
+        f"SELECT x.* FROM unnest(${n + 1}::bigint[], ${n + 2}::text[]) AS p(e, a) "
+        f"CROSS JOIN LATERAL (SELECT {cols} FROM attr_instance WHERE {where} "
+        f"AND entity_key = p.e AND attr = p.a ORDER BY {column} {way} LIMIT ${n + 3}) AS x "
+        f"UNION ALL SELECT {cols} FROM history_snapshot_instance WHERE {where}) x) y "
+        f"WHERE r <= ${n + 3} ORDER BY entity_key, attr, moment"
+    )
+    rows = await conn.fetch(sql, *args, [p[0] for p in pairs], [p[1] for p in pairs], count)
+    return list(rows)
+
+
 async def read(
     conn: asyncpg.Connection, sel: Selection, limit: int
 ) -> tuple[list[StoredInstance], set[tuple[str, str]]]:
@@ -416,25 +448,14 @@ async def read(
     # Built from constant fragments (see _where); every value is bound.
     if sel.query.last_n:
         pairs = await _pairs(conn, sel)
-        # The last N ordinary rows of each attribute (index probes) and every instance of
-        # the snapshots (unfolded once), then the last N of each attribute among those.
-        sql = (
-            "SELECT * FROM (SELECT x.*, row_number() OVER (PARTITION BY entity_key, attr "  # noqa: S608
-            "ORDER BY moment DESC) AS r FROM ("
-            f"SELECT x.* FROM unnest(${n + 1}::bigint[], ${n + 2}::text[]) AS p(e, a) "
-            f"CROSS JOIN LATERAL (SELECT {cols} FROM attr_instance WHERE {where} "
-            f"AND entity_key = p.e AND attr = p.a ORDER BY {column} DESC LIMIT ${n + 3}) AS x "
-            f"UNION ALL SELECT {cols} FROM history_snapshot_instance WHERE {where}) x) y "
-            f"WHERE r <= ${n + 3} ORDER BY entity_key, attr, moment"
-        )
-        rows = await conn.fetch(
-            sql, *args, [p[0] for p in pairs], [p[1] for p in pairs], sel.query.last_n
+        rows = await _per_series(
+            conn, pairs, (where, args, column), cols, last=True, count=sel.query.last_n
         )
     else:
         sql = f"SELECT {cols} FROM history_instance WHERE {where} ORDER BY moment LIMIT ${n + 1}"  # noqa: S608
         rows = await conn.fetch(sql, *args, limit + 1)
         if len(rows) > limit:
-            present = await _present(conn, sel, where, args)
+            present = await _present(conn, sel, where, args, column)
         if len(rows) > limit and rows[limit]["moment"] == rows[limit - 1]["moment"]:
             # Instances at the time of the cut are all on this page.
             cut = f"SELECT {cols} FROM history_instance WHERE {where} AND {column} <= ${n + 1}"  # noqa: S608
@@ -458,21 +479,13 @@ async def read(
 
 
 async def _present(
-    conn: asyncpg.Connection, sel: Selection, where: str, args: list[Any]
+    conn: asyncpg.Connection, sel: Selection, where: str, args: list[Any], column: str
 ) -> set[tuple[str, str]]:
-    """The (entity, attribute) pairs with instances in the selection: one probe each of
-    the ordinary rows, and the snapshots' instances unfolded once."""
+    """The (entity, attribute) pairs with instances in the selection."""
+    cols = f"entity_key, attr, {column} AS moment"
     pairs = await _pairs(conn, sel)
-    n = len(args)
-    # Built from constant fragments (see _where); every value is bound.
-    sql = (
-        f"SELECT p.e, p.a FROM unnest(${n + 1}::bigint[], ${n + 2}::text[]) AS p(e, a) "  # noqa: S608
-        f"WHERE EXISTS (SELECT 1 FROM attr_instance WHERE {where} "
-        "AND entity_key = p.e AND attr = p.a) "
-        f"UNION SELECT entity_key, attr FROM history_snapshot_instance WHERE {where}"
-    )
-    rows = await conn.fetch(sql, *args, [p[0] for p in pairs], [p[1] for p in pairs])
-    return {(sel.entities[r["e"]], r["a"]) for r in rows}
+    rows = await _per_series(conn, pairs, (where, args, column), cols, last=False, count=1)
+    return {(sel.entities[r["entity_key"]], r["attr"]) for r in rows}
 
 
 @dataclass(slots=True)
@@ -521,21 +534,11 @@ async def aggregate(
     if not pairs:
         return []
     n = len(args)
-    # The first ordinary row of each attribute (index probes) and the snapshots' instances
-    # (unfolded once): the first of each attribute among those.
-    first = (
-        "SELECT DISTINCT ON (e, a) e, a, moment, kind FROM ("  # noqa: S608
-        f"SELECT p.e, p.a, f.moment, f.kind FROM unnest(${n + 1}::bigint[], ${n + 2}::text[]) "
-        f"AS p(e, a) CROSS JOIN LATERAL (SELECT {column} AS moment, inst ->> 'type' AS kind "
-        f"FROM attr_instance WHERE {where} AND entity_key = p.e AND attr = p.a "
-        f"ORDER BY {column} LIMIT 1) AS f "
-        f"UNION ALL SELECT entity_key, attr, {column}, inst ->> 'type' "
-        f"FROM history_snapshot_instance WHERE {where}) x ORDER BY e, a, moment"
-    )
-    firsts = await conn.fetch(first, *args, [p[0] for p in pairs], [p[1] for p in pairs])
+    cols = f"entity_key, attr, {column} AS moment, inst ->> 'type' AS kind"
+    firsts = await _per_series(conn, pairs, (where, args, column), cols, last=False, count=1)
     if not firsts:
         return []
-    kinds = {(r["e"], r["a"]): r["kind"] or "Property" for r in firsts}  # by entity key
+    kinds = {(r["entity_key"], r["attr"]): r["kind"] or "Property" for r in firsts}
     origins = [q.time_at if q.timerel in ("after", "between") else r["moment"] for r in firsts]
     if len(set(origins)) == 1:  # one attribute, or periods from timeAt: a constant origin
         origin, join = f"${n + 1}::timestamptz", ""
@@ -546,7 +549,7 @@ async def aggregate(
             f"JOIN unnest(${n + 1}::bigint[], ${n + 2}::text[], ${n + 3}::timestamptz[]) "
             "AS o(oe, oa, origin) ON o.oe = a.entity_key AND o.oa = a.attr"
         )
-        args += [[r["e"] for r in firsts], [r["a"] for r in firsts], origins]
+        args += [[r["entity_key"] for r in firsts], [r["attr"] for r in firsts], origins]
     if period is None or period.is_zero:
         bucket = origin
         if q.timerel in ("between", "before"):

@@ -136,21 +136,16 @@ class TemporalService:
         self.db = db
         self.entities = entities
         self.page_limit = page_limit
-        #: Whether the database records history (its triggers enabled), learnt by
-        #: ``prepare``; until then writes leave the history to the triggers, which is
-        #: always right.
-        self.recording = False
 
     async def prepare(self) -> int:
         """Make the coming months' history partitions (called at start-up). Without them
         (database not reachable yet) history goes to the DEFAULT partition: still correct.
-        Also learns whether the database records history (``recording``): the entity
-        service records the history of its own updates only then."""
+        Also learns whether the database records history (its triggers enabled): the
+        entity service records the history of its own updates only then."""
         try:
             async with self.db.unit_of_work() as uow:
                 made = await repository.add_partitions(uow.connection, PARTITIONS_AHEAD)
-                self.recording = await repository.recording(uow.connection)
-                self.entities.tell_history = self.recording
+                self.entities.tell_history = await repository.recording(uow.connection)
                 await uow.commit()
         except ServiceUnavailable:
             return 0
