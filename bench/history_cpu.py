@@ -17,28 +17,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from bench.loadgen import cpu_ns, local_server
 from mims_shared.db import database_url_for, libpq_url
 from mims_shared.migrations import ensure_database, migrate
 from mims_stack.database import drop
 from mims_stack.services import spec
 
 
-def _cpu_ns(pid: int) -> int:
-    """CPU time of a process so far, in ns (/proc/<pid>/schedstat)."""
-    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
-
-
-async def _stored_spot(url: str) -> tuple[list[str], dict[str, Any]]:
+async def stored_spot(url: str) -> tuple[list[str], dict[str, Any]]:
     """Types and attributes of a ParkingSpot as the broker stores them."""
     from bench.__main__ import entity
     from conftest import serve
@@ -71,7 +65,7 @@ async def measure(server: str, batches: int, batch: int) -> None:
     await migrate(url, spec("context-broker").migrations)
     conn = await asyncpg.connect(libpq_url(url))
     try:
-        types, attrs = await _stored_spot(url)
+        types, attrs = await stored_spot(url)
         pid = await conn.fetchval("SELECT pg_backend_pid()")
         made = 0
 
@@ -90,9 +84,9 @@ async def measure(server: str, batches: int, batch: int) -> None:
             await conn.execute("SELECT set_config('mims.history', $1, false)", mode)
             await creates(5)  # the switch's own cost stays out
             lsn = await conn.fetchval("SELECT pg_current_wal_insert_lsn()")
-            before = _cpu_ns(pid)
+            before = cpu_ns(pid)
             await creates(batch)
-            spent = (_cpu_ns(pid) - before) / batch / 1e3
+            spent = (cpu_ns(pid) - before) / batch / 1e3
             wal = await conn.fetchval("SELECT pg_current_wal_insert_lsn() - $1::pg_lsn", lsn)
             return spent, float(wal) / batch
 
@@ -146,9 +140,8 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--batch", type=int, default=50)
     args = parser.parse_args()
-    server = os.environ.get("DATABASE_URL")
+    server = local_server()
     if not server:
-        print("DATABASE_URL must name a PostgreSQL server on this machine", file=sys.stderr)
         return 2
     asyncio.run(measure(server, args.batches, args.batch))
     return 0

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import uuid
@@ -24,7 +23,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from bench.history_cpu import _cpu_ns, _stored_spot
+from bench.history_cpu import stored_spot
+from bench.loadgen import cpu_ns, local_server
 from mims_shared.db import database_url_for, libpq_url
 from mims_shared.migrations import ensure_database, migrate
 from mims_stack.database import drop
@@ -45,7 +45,7 @@ async def measure(server: str, batches: int, batch: int, preload: int) -> None:
     await migrate(url, spec("context-broker").migrations)
     conn = await asyncpg.connect(libpq_url(url))
     try:
-        types, attrs = await _stored_spot(url)
+        types, attrs = await stored_spot(url)
         plain = {(OTHER if k == STATUS else k): v for k, v in attrs.items()}
         statuses = ["free", "occupied", "closed", "unknown"]
         await conn.execute("SELECT set_config('mims.history', 'off', false)")
@@ -80,9 +80,9 @@ async def measure(server: str, batches: int, batch: int, preload: int) -> None:
         async def one(doc: dict[str, object]) -> tuple[float, float]:
             await creates(5, doc)
             lsn = await conn.fetchval("SELECT pg_current_wal_insert_lsn()")
-            before = _cpu_ns(pid)
+            before = cpu_ns(pid)
             await creates(batch, doc)
-            spent = (_cpu_ns(pid) - before) / batch / 1e3
+            spent = (cpu_ns(pid) - before) / batch / 1e3
             wal = await conn.fetchval("SELECT pg_current_wal_insert_lsn() - $1::pg_lsn", lsn)
             return spent, float(wal) / batch
 
@@ -116,9 +116,8 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--preload", type=int, default=20_000)
     args = parser.parse_args()
-    server = os.environ.get("DATABASE_URL")
+    server = local_server()
     if not server:
-        print("DATABASE_URL must name a PostgreSQL server on this machine", file=sys.stderr)
         return 2
     asyncio.run(measure(server, args.batches, args.batch, args.preload))
     return 0

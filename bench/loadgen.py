@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -125,6 +126,21 @@ def run(
         return uvloop.run(_run(host, port, make, connections, warmup, duration, start_index))
     except ImportError:
         return asyncio.run(_run(host, port, make, connections, warmup, duration, start_index))
+
+
+def cpu_ns(pid: int) -> int:
+    """CPU time a process has used so far, in ns (``/proc/<pid>/schedstat``): finer than
+    :func:`cpu_seconds`, for the small batches of bench/history_cpu.py."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+
+
+def local_server() -> str | None:
+    """``DATABASE_URL``, which the CPU measurements need to name a server on this machine
+    (its backends' CPU is read from /proc); None, said on stderr, without it."""
+    server = os.environ.get("DATABASE_URL")
+    if not server:
+        print("DATABASE_URL must name a PostgreSQL server on this machine", file=sys.stderr)
+    return server or None
 
 
 def cpu_seconds(pid: int) -> float:
