@@ -2,7 +2,9 @@
 
 Where history comes from: every write to the current-state ``entity`` table is recorded by
 the triggers of migrations/0006_history.sql (as changed by 0010_history_keys.sql: the rows
-refer to the entity's key, instances are numbered). The temporal API writes instances straight into
+refer to the entity's key, instances are numbered; and by 0012_history_snapshots.sql: a
+created entity is one snapshot row, the update of one entity is recorded by the statement
+that makes it). The temporal API writes instances straight into
 the history and, like Stellio, keeps the current state in step: after a temporal write the
 entity exists in ``entity`` with, for each attribute and datasetId, its most recent instance
 (by observedAt). It turns the triggers off for its own transaction, so nothing is recorded
