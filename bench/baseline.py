@@ -1,4 +1,5 @@
-"""The bare baseline: FastAPI + asyncpg, one JSONB row per request, no framework of ours.
+"""The bare baseline: FastAPI + asyncpg, one JSONB row per request (or a JSON array of
+objects upserted as rows by one statement), no framework of ours.
 
 This is what the issues' ratios are measured against, started in the same run as our
 services, on the same PostgreSQL, under the same uvicorn settings.
@@ -11,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
+import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
@@ -38,6 +40,22 @@ def create_app() -> FastAPI:
                 "INSERT INTO bench_rows (id, doc) VALUES ($1, $2::jsonb)", doc_id, body.decode()
             )
         return Response(status_code=201)
+
+    @app.post("/rows/batch")
+    async def upsert_batch(request: Request) -> Response:
+        """The objects of a JSON array, each upserted as a row keyed by its ``id``."""
+        docs = orjson.loads(await request.body())
+        ids = [d["id"] for d in docs]
+        texts = [orjson.dumps(d).decode() for d in docs]
+        async with request.app.state.pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO bench_rows (id, doc) SELECT r.id, r.doc::jsonb "
+                "FROM unnest($1::text[], $2::text[]) AS r(id, doc) "
+                "ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc",
+                ids,
+                texts,
+            )
+        return Response(status_code=204)
 
     @app.get("/rows/{doc_id}")
     async def select(doc_id: str, request: Request) -> Response:
