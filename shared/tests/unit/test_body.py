@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import orjson
@@ -46,6 +47,34 @@ def nest(depth: int) -> Any:
 )
 def test_json_depth(value: Any, limit: int, exceeds: bool) -> None:
     assert json_depth_exceeds(value, limit) is exceeds
+
+
+def _depth(value: Any) -> int:
+    """The nesting depth by its definition (a scalar is 0, an empty array or object 1)."""
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def test_json_depth_agrees_with_the_definition_on_random_documents() -> None:
+    rng = random.Random(7)  # noqa: S311 - test data, not secrets
+
+    def grow(budget: int) -> Any:
+        roll = rng.random()
+        if budget == 0 or roll < 0.25:
+            return rng.choice([1, "s", None, 2.5, True])
+        children = [grow(budget - 1) for _ in range(rng.randint(0, 3))]
+        if roll < 0.6:
+            return children
+        return {f"k{i}": c for i, c in enumerate(children)}
+
+    for _ in range(2000):
+        value = grow(rng.randint(0, 9))
+        depth = _depth(value)
+        for limit in range(1, 11):
+            assert json_depth_exceeds(value, limit) is (depth > limit), (value, limit)
 
 
 @pytest.mark.parametrize(
