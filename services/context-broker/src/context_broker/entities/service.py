@@ -186,6 +186,8 @@ class EntityService:
         return out
 
     def _expand_instance(self, inst: dict[str, Any], ctx: CompiledContext) -> dict[str, Any]:
+        if "vocab" not in inst and inst.keys() <= INSTANCE_MEMBERS:
+            return dict(inst)  # nothing to expand (most instances)
         out: dict[str, Any] = {}
         for key, value in inst.items():
             if key == "vocab":

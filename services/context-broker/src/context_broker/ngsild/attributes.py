@@ -68,6 +68,7 @@ INSTANCE_MEMBERS = frozenset(
 )
 #: Members the broker sets itself; a client's are ignored.
 SYSTEM_MEMBERS = ("createdAt", "modifiedAt", "deletedAt", "instanceId")
+_SYSTEM = frozenset(SYSTEM_MEMBERS)
 
 GEOMETRY_TYPES = frozenset(
     {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
@@ -207,8 +208,11 @@ def instance_from(entity_id: str, name: str, raw: Any, *, depth: int = 0) -> dic
         raise _bad(entity_id, name, "has a unitCode that is not a string")
     if "datasetId" in inst and not is_uri(inst["datasetId"]):
         raise _bad(entity_id, name, "has a datasetId that is not a URI")
-    for system in SYSTEM_MEMBERS:
-        inst.pop(system, None)
+    if not _SYSTEM.isdisjoint(inst):
+        for system in SYSTEM_MEMBERS:
+            inst.pop(system, None)
+    if inst.keys() <= INSTANCE_MEMBERS:  # no sub-attribute (most instances): nothing to walk
+        return inst
     for key in list(inst):
         if key in INSTANCE_MEMBERS:
             continue
@@ -229,6 +233,8 @@ def instances_from(entity_id: str, name: str, raw: Any) -> list[dict[str, Any]]:
         and any("type" in i or "value" in i or "object" in i for i in raw)
         else [raw]
     )
+    if items is not raw:  # one instance: no datasetId can repeat
+        return [instance_from(entity_id, name, raw)]
     out: list[dict[str, Any]] = []
     seen: set[str | None] = set()
     for item in items:
@@ -246,6 +252,8 @@ def stamp(inst: dict[str, Any], now: str, created: str | None = None) -> dict[st
     """Set the system members of an instance (and of its sub-attributes)."""
     inst["createdAt"] = created or now
     inst["modifiedAt"] = now
+    if inst.keys() <= INSTANCE_MEMBERS:
+        return inst
     for key, value in inst.items():
         if key not in INSTANCE_MEMBERS and isinstance(value, dict):
             stamp(value, now, created)

@@ -20,11 +20,22 @@ def is_uri(value: object) -> bool:
     return isinstance(value, str) and len(value) <= MAX_ID_LENGTH and bool(_URI.match(value))
 
 
+#: Names already judged (the same few recur in every entity of a batch), up to a bound.
+_JUDGED: dict[str, bool] = {}
+_MAX_JUDGED = 50_000
+
+
 def is_valid_name(value: object) -> bool:
     """True when ``value`` may name an attribute or a type."""
-    return (
-        isinstance(value, str)
-        and 0 < len(value) <= 512
-        and not (_FORBIDDEN_IN_TERM & set(value))
-        and bool(_TERM.match(value))
-    )
+    if not isinstance(value, str):
+        return False
+    valid = _JUDGED.get(value)
+    if valid is None:
+        valid = (
+            0 < len(value) <= 512
+            and not (_FORBIDDEN_IN_TERM & set(value))
+            and bool(_TERM.match(value))
+        )
+        if len(_JUDGED) < _MAX_JUDGED:
+            _JUDGED[value] = valid
+    return valid
