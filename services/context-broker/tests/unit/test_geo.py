@@ -396,3 +396,30 @@ def test_parts_missing() -> None:
 def test_coordinates_may_come_decoded() -> None:
     parsed = geo.parse_geo_query("intersects", "LineString", [[0, 0], [1, 1]])
     assert parsed is not None and parsed[1].lines == (((0.0, 0.0), (1.0, 1.0)),)
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ({"type": "Point", "coordinates": [4.35, 50.85]}, True),
+        ({"type": "Point", "coordinates": [4, 50]}, True),
+        ({"type": "Point", "coordinates": [-180, -90, 12.5]}, True),
+        ({"type": "Point", "coordinates": [180.0, 90.0]}, True),
+        ({"type": "Point", "coordinates": [180.5, 0]}, False),
+        ({"type": "Point", "coordinates": [0, 91]}, False),
+        ({"type": "Point", "coordinates": [True, 1]}, False),
+        ({"type": "Point", "coordinates": [1]}, False),
+        ({"type": "Point", "coordinates": [1, 2, 3, 4]}, False),
+        ({"type": "Point", "coordinates": "1,2"}, False),
+        ({"type": "Point", "coordinates": [math.nan, 2]}, False),
+        ({"type": "Point"}, False),
+    ],
+)
+def test_the_box_of_a_point_location_is_that_of_the_general_path(value: Any, valid: bool) -> None:
+    """geo_box_of takes a short cut for a single Point location; a multi-attribute of the
+    same instance goes the general way (geometries_of, _geometry_box): same answer."""
+    for kind in ("GeoProperty", "Property"):
+        inst = {"type": kind, "value": value}
+        assert geo.geo_box_of({geo.LOCATION: inst}) == geo.geo_box_of({geo.LOCATION: [inst]})
+    box = geo.geo_box_of({geo.LOCATION: {"type": "GeoProperty", "value": value}})
+    assert (box is not None) is valid

@@ -109,7 +109,7 @@ async def read_json(
             f"not {media_type or 'without a Content-Type'}"
         )
     raw = await read_body(request, max_bytes=max_bytes)
-    if not raw.strip():
+    if not raw or raw.isspace():  # (strip() would copy the whole body)
         raise e.InvalidRequest("The request body is empty; a JSON document was expected")
     try:
         value = orjson.loads(raw)

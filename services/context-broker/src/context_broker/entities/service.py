@@ -176,13 +176,12 @@ class EntityService:
         self, eid: str, attrs: dict[str, Any], ctx: CompiledContext, now: str
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        expand = self._expand_instance
         for name, raw in attrs.items():
             iri = expand_name(ctx, name)
             if iri in out:
                 raise BadRequestData(f"Entity {eid} names attribute {name} twice")
-            out[iri] = stored(
-                [self._expand_instance(stamp(i, now), ctx) for i in instances_from(eid, name, raw)]
-            )
+            out[iri] = stored([expand(stamp(i, now), ctx) for i in instances_from(eid, name, raw)])
         return out
 
     def _expand_instance(self, inst: dict[str, Any], ctx: CompiledContext) -> dict[str, Any]:

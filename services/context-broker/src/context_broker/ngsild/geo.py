@@ -753,7 +753,21 @@ def geo_box_of(attrs: dict[str, Any]) -> str | None:
     planar relations and ``near``. Every write of the ``entity`` table sets ``geo_box`` to
     this value (bind it as text and cast: ``$n::text::box``).
     """
-    geoms = geometries_of(attrs.get(LOCATION)) if LOCATION in attrs else []
+    location = attrs.get(LOCATION)
+    if location is None:
+        return None
+    value = location.get("value") if isinstance(location, dict) else None
+    if (
+        isinstance(value, dict)
+        and value.get("type") == "Point"
+        and location.get("type") == "GeoProperty"
+    ):  # the usual location: its box is the point (as _geometry_box finds, without a Geometry)
+        try:
+            lon, lat = _position(value.get("coordinates"), "Point")
+        except BadRequestData:
+            return None
+        return _box_text(_padded((lon, lat, lon, lat)))
+    geoms = geometries_of(location)
     if not geoms:
         return None
     boxes = [_geometry_box(g) for g in geoms]
