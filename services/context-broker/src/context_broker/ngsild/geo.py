@@ -763,9 +763,10 @@ def geo_box_of(attrs: dict[str, Any]) -> str | None:
         and location.get("type") == "GeoProperty"
     ):  # the usual location: its box is the point (as _geometry_box finds, without a Geometry)
         try:
-            lon, lat = _position(value.get("coordinates"), "Point")
+            point = _position(value.get("coordinates"), "Point")
         except BadRequestData:
             return None
+        lon, lat = float(point[0]), float(point[1])
         return _box_text(_padded((lon, lat, lon, lat)))
     geoms = geometries_of(location)
     if not geoms:
