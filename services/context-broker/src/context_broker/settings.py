@@ -21,7 +21,8 @@ class BrokerSettings(ServiceSettings):
     #: The port FIWARE tutorials and NGSI-LD clients expect.
     port: int = 1026
     #: Fetch @context documents named by URL that the broker does not hold (once, then
-    #: cached). When False an unknown URL is answered with LdContextNotAvailable.
+    #: cached). When False an unknown URL (and not in ``context_mirror``) is answered with
+    #: LdContextNotAvailable.
     fetch_remote_contexts: bool = True
     context_fetch_timeout_s: float = Field(default=5.0, gt=0, le=60)
     #: A directory of @context documents for air-gapped deployments, laid out as

@@ -21,6 +21,7 @@ import pytest
 
 from conftest import serve
 from context_broker.app import create_app
+from context_broker.contexts.mirror import ContextMirror
 
 ERR = "https://uri.etsi.org/ngsi-ld/errors/"
 BASE = "/ngsi-ld/v1/jsonldContexts"
@@ -191,6 +192,23 @@ async def test_mirrored_contexts_are_named_by_hosted_ones_and_by_each_other(
     assert outer in cached and terms in cached
     hosted = "http://localhost:1026" + added.headers["location"]
     assert (await create_spot(offline, link(hosted))).status_code == 201
+
+
+async def test_a_file_that_cannot_be_read_is_not_available(
+    offline: httpx.AsyncClient, mirror: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = put(mirror, unique("locked.jsonld"), parking_context())
+
+    def refused(self: ContextMirror, url: str, limit: int) -> bytes:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(ContextMirror, "read", refused)
+    resp = await create_spot(offline, link(url))
+    assert resp.status_code == 504
+    assert resp.json()["type"] == f"{ERR}LdContextNotAvailable"
+    assert (
+        resp.json()["detail"] == f"The @context {url} could not be read from this broker's mirror"
+    )
 
 
 @pytest.mark.parametrize(
