@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from context_broker import __version__
 from context_broker.batch.router import router as batch_router
 from context_broker.batch.service import BatchService
+from context_broker.contexts.mirror import ContextMirror
 from context_broker.contexts.router import router as contexts_router
 from context_broker.contexts.service import ContextService
 from context_broker.datamodels.middleware import WarningsMiddleware
@@ -56,6 +57,7 @@ def create_app(settings: BrokerSettings | None = None) -> FastAPI:
             allow_fetch=settings.fetch_remote_contexts,
             db=db,
             public_url=settings.public_base_url,
+            mirror=ContextMirror(settings.context_mirror) if settings.context_mirror else None,
         )
         app.state.discovery = DiscoveryService(db)
         registry = ModelRegistry(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import DirectoryPath, Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from context_broker.entities.indexed import parse_declared
@@ -21,9 +21,19 @@ class BrokerSettings(ServiceSettings):
     #: The port FIWARE tutorials and NGSI-LD clients expect.
     port: int = 1026
     #: Fetch @context documents named by URL that the broker does not hold (once, then
-    #: cached). When False an unknown URL is answered with LdContextNotAvailable.
+    #: cached). When False an unknown URL (and not in ``context_mirror``) is answered with
+    #: LdContextNotAvailable.
     fetch_remote_contexts: bool = True
     context_fetch_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    #: A directory of @context documents for air-gapped deployments, laid out as
+    #: ``wget --mirror`` leaves what it downloads: the document of
+    #: ``https://host/some/path.jsonld`` is ``<dir>/host/some/path.jsonld``. A URL whose file
+    #: is there is read from it instead of the network — checked, cached, counted and listed
+    #: exactly as a fetched (Cached) @context, ETSI GS CIM 009 V1.8.1, 5.13.1 — and any
+    #: other URL is treated as before (fetched, or LdContextNotAvailable). Nothing outside
+    #: the directory is ever read (contexts/mirror.py says which URLs are mirrored). It must
+    #: exist when the broker starts. None: no mirror.
+    context_mirror: DirectoryPath | None = None
     #: Base URL clients reach the broker at: hosted @contexts are served under it (5.13.2).
     public_base_url: str = "http://localhost:1026"
     #: Run the notifier in this process (matching the outbox, delivering notifications).

@@ -1,18 +1,21 @@
 """Where the broker finds the @context documents a request names (ETSI GS CIM 009 V1.8.1,
-5.5.7 and 5.13): the bundled core contexts first, then contexts already fetched, then — if
-allowed — the network, once, with a time limit. An unknown URL the broker may not fetch, or
-cannot, is ``LdContextNotAvailable`` (503, or 504 when the fetch timed out).
+5.5.7 and 5.13): the bundled core contexts first, then contexts already fetched, then the
+operator's mirror of remote contexts (``BROKER_CONTEXT_MIRROR``, contexts/mirror.py), then —
+if allowed — the network, once, with a time limit. An unknown URL the broker may not fetch,
+or cannot, is ``LdContextNotAvailable`` (504, Table 6.3.2-1 of V1.9.1).
 
 It also manages the @contexts the broker stores (5.13): Add, List, Serve, Delete and Reload.
 A hosted @context lives in PostgreSQL and is served at ``{public URL}/ngsi-ld/v1/
 jsonldContexts/{id}``; the broker resolves such a URL itself (memory, then the database),
-never over HTTP. Contexts fetched from elsewhere are the ``Cached`` ones, held in memory.
+never over HTTP. Contexts fetched from elsewhere (or read from the mirror, exactly as if
+fetched) are the ``Cached`` ones, held in memory.
 Uses of hosted and cached contexts are counted in memory; the counts of hosted ones are
 added to the database when their metadata is read.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -28,6 +31,7 @@ import httpx
 import orjson
 
 from context_broker.contexts import repository
+from context_broker.contexts.mirror import ContextMirror
 from context_broker.contexts.repository import StoredContext
 from context_broker.ngsild.jsonld import (
     BUNDLED,
@@ -133,9 +137,12 @@ class ContextService:
         cache_size: int = 256,
         db: Database | None = None,
         public_url: str = "http://localhost:1026",
+        mirror: ContextMirror | None = None,
     ) -> None:
         self.client = client
         self.allow_fetch = allow_fetch and client is not None
+        #: Where remote @contexts are read from before the network is asked (None: nowhere).
+        self.mirror = mirror
         self.cache_size = cache_size
         self.db = db
         #: Every hosted @context is served at this prefix followed by its local id.
@@ -157,6 +164,41 @@ class ContextService:
         raise ContextNotAvailable(url)
 
     async def _fetch(self, url: str) -> Any:
+        """The document at ``url``, which the broker does not hold: read from the mirror
+        when it has the URL's file, else fetched over HTTP when the broker may fetch. Either
+        way it is checked alike (size, JSON, an ``@context`` member) and, remembered by the
+        caller, becomes a Cached @context (5.13.1); Reload (5.13.5) reads it again the same
+        way."""
+        content = await self._read_mirror(url)
+        if content is None:
+            content = await self._download(url)
+        if len(content) > MAX_CONTEXT_BYTES:
+            raise LdContextNotAvailable(f"The @context {url} is larger than 512 KB")
+        try:
+            doc = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            raise LdContextNotAvailable(f"The @context {url} is not JSON") from None
+        if not isinstance(doc, dict) or "@context" not in doc:
+            raise LdContextNotAvailable(f"The document at {url} holds no @context")
+        return doc
+
+    async def _read_mirror(self, url: str) -> bytes | None:
+        """The content of the mirror's file for ``url`` (one byte more than the largest
+        @context at most, to tell a larger one), or None when the mirror does not have it."""
+        if self.mirror is None:
+            return None
+        try:
+            content = await asyncio.to_thread(self.mirror.read, url, MAX_CONTEXT_BYTES + 1)
+        except OSError as exc:
+            log.warning("the mirrored @context %s cannot be read: %s", url, exc)
+            raise LdContextNotAvailable(
+                f"The @context {url} could not be read from this broker's mirror"
+            ) from None
+        if content is not None:
+            log.info("@context %s read from the mirror", url)
+        return content
+
+    async def _download(self, url: str) -> bytes:
         if not self.allow_fetch or self.client is None:
             raise LdContextNotAvailable(
                 f"The @context {url} is not known to this broker and it is configured "
@@ -178,15 +220,7 @@ class ContextService:
             raise LdContextNotAvailable(
                 f"The @context {url} could not be fetched: HTTP {resp.status_code}"
             )
-        if len(resp.content) > MAX_CONTEXT_BYTES:
-            raise LdContextNotAvailable(f"The @context {url} is larger than 512 KB")
-        try:
-            doc = orjson.loads(resp.content)
-        except orjson.JSONDecodeError:
-            raise LdContextNotAvailable(f"The @context {url} is not JSON") from None
-        if not isinstance(doc, dict) or "@context" not in doc:
-            raise LdContextNotAvailable(f"The document at {url} holds no @context")
-        return doc
+        return resp.content
 
     def remember(self, url: str, doc: Any) -> None:
         """Keep the document fetched from ``url``: a Cached @context."""
