@@ -7,6 +7,7 @@ request's @context and are stored expanded; reads compact them in the reader's @
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -45,6 +46,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@functools.lru_cache(maxsize=4)  # the entities of a batch share their time
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
