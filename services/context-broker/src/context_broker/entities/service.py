@@ -187,8 +187,10 @@ class EntityService:
         return out
 
     def _expand_instance(self, inst: dict[str, Any], ctx: CompiledContext) -> dict[str, Any]:
+        # ``inst`` is the caller's own (instances_from made it): kept as it is when there is
+        # nothing to expand, as for most instances.
         if "vocab" not in inst and inst.keys() <= INSTANCE_MEMBERS:
-            return dict(inst)  # nothing to expand (most instances)
+            return inst
         out: dict[str, Any] = {}
         for key, value in inst.items():
             if key == "vocab":
