@@ -309,3 +309,42 @@ async def test_attrs_without_a_name_and_non_object_entities(client: httpx.AsyncC
         f"/ngsi-ld/v1/entities/{eid}", headers={"Accept": "application/geo+json"}
     )
     assert plain.status_code == 200 and plain.json()["type"] == "Feature"
+
+
+async def test_simplified_multi_attribute_is_a_dataset_map(client: httpx.AsyncClient) -> None:
+    """4.5.4: in the simplified representation (keyValues) a multi-attribute is an object
+    with one member, ``dataset``, mapping each datasetId to the simplified value, the default
+    instance under ``@none``; an attribute of one instance stays its plain value."""
+    eid = f"urn:ngsi-ld:Named:{uuid.uuid4().hex}"
+    body = {
+        "id": eid,
+        "type": "T",
+        "name": [
+            {"type": "Property", "value": "Eiffel Tower"},
+            {"type": "Property", "value": "Eiffelturm", "datasetId": "urn:ngsi-ld:Dataset:de"},
+        ],
+        "near": [
+            {"type": "Relationship", "object": "urn:ngsi-ld:City:Paris"},
+            {"type": "Relationship", "object": "urn:ngsi-ld:Ville:Paris", "datasetId": "urn:d:fr"},
+        ],
+        "only": {"type": "Property", "value": 7, "datasetId": "urn:d:one"},
+    }
+    assert (await client.post("/ngsi-ld/v1/entities", json=body)).status_code == 201
+    for url in (
+        f"/ngsi-ld/v1/entities/{eid}?options=keyValues",
+        f"/ngsi-ld/v1/entities?id={eid}&type=T&format=simplified",
+    ):
+        got = (await client.get(url)).json()
+        got = got[0] if isinstance(got, list) else got
+        assert got["name"] == {
+            "dataset": {"@none": "Eiffel Tower", "urn:ngsi-ld:Dataset:de": "Eiffelturm"}
+        }
+        assert got["near"] == {
+            "dataset": {"@none": "urn:ngsi-ld:City:Paris", "urn:d:fr": "urn:ngsi-ld:Ville:Paris"}
+        }
+        assert got["only"] == 7
+    # the normalized and concise representations keep the array of instances
+    normal = (await client.get(f"/ngsi-ld/v1/entities/{eid}")).json()
+    assert isinstance(normal["name"], list) and len(normal["name"]) == 2
+    concise = (await client.get(f"/ngsi-ld/v1/entities/{eid}?options=concise")).json()
+    assert isinstance(concise["near"], list) and len(concise["near"]) == 2

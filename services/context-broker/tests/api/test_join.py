@@ -256,3 +256,32 @@ async def test_query_via_post_takes_join_from_the_body(client: httpx.AsyncClient
     body["joinLevel"] = "x"
     resp = await client.post("/ngsi-ld/v1/entityOperations/query", json=body)
     assert resp.status_code == 400
+
+
+async def test_inline_simplified_multi_relationship_embeds_each_dataset(
+    client: httpx.AsyncClient,
+) -> None:
+    """keyValues of a multi-attribute is a dataset map (4.5.4); the join replaces each
+    target id in it by the entity, and flat finds the targets of every instance."""
+    tag = uuid.uuid4().hex
+    building, paris, lyon = (
+        f"urn:ngsi-ld:Building:{tag}",
+        f"urn:ngsi-ld:City:p{tag}",
+        f"urn:ngsi-ld:City:l{tag}",
+    )
+    await create(client, {"id": paris, "type": "City", "name": prop("Paris")})
+    await create(client, {"id": lyon, "type": "City", "name": prop("Lyon")})
+    located = [rel(paris), {**rel(lyon), "datasetId": "urn:ngsi-ld:Dataset:second"}]
+    await create(client, {"id": building, "type": "Building", "locatedAt": located})
+    assert await get(client, building, join="inline", options="keyValues") == {
+        "id": building,
+        "type": "Building",
+        "locatedAt": {
+            "dataset": {
+                "@none": {"id": paris, "type": "City", "name": "Paris"},
+                "urn:ngsi-ld:Dataset:second": {"id": lyon, "type": "City", "name": "Lyon"},
+            }
+        },
+    }
+    flat = await get(client, building, join="flat", options="keyValues")
+    assert [e["id"] for e in flat] == [building, paris, lyon]

@@ -89,9 +89,17 @@ def _ids(value: Any) -> Iterator[str]:
         for item in value:
             yield from _ids(item)
     elif isinstance(value, dict):
+        if _is_dataset_map(value):
+            for item in value["dataset"].values():
+                yield from _ids(item)
         for member in ("object", "objectList"):
             if member in value:
                 yield from _ids(value[member])
+
+
+def _is_dataset_map(value: dict[str, Any]) -> bool:
+    """A multi-attribute in the simplified representation (4.5.4): ``{"dataset": {...}}``."""
+    return len(value) == 1 and isinstance(value.get("dataset"), dict)
 
 
 def _relationship_names(e: StoredEntity, compact: Callable[[str], str]) -> set[str]:
@@ -118,6 +126,8 @@ def _embed(out: dict[str, Any], name: str, linked: dict[str, dict[str, Any]], fm
                 return linked.get(value, value)
             if isinstance(value, list):
                 return [swap(v) for v in value]
+            if isinstance(value, dict) and _is_dataset_map(value):
+                return {"dataset": {k: swap(v) for k, v in value["dataset"].items()}}
             return value
 
         out[name] = swap(out[name])

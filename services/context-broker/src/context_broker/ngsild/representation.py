@@ -83,6 +83,12 @@ def _simple(inst: dict[str, Any]) -> Any:
     return inst.get(member)
 
 
+def _datasets(instances: list[dict[str, Any]]) -> dict[str, Any]:
+    """The simplified representation of a multi-attribute (4.5.4): ``{"dataset": {datasetId:
+    simplified value}}``, the default instance under the JSON-LD keyword ``@none``."""
+    return {"dataset": {i.get("datasetId", "@none"): _simple(i) for i in instances}}
+
+
 def render(entity: dict[str, Any], fmt: Format, sys_attrs: bool) -> dict[str, Any]:
     """The entity in the asked representation."""
     out: dict[str, Any] = {}
@@ -96,8 +102,7 @@ def render(entity: dict[str, Any], fmt: Format, sys_attrs: bool) -> dict[str, An
         if not sys_attrs:
             instances = [_strip_sys(i) for i in instances]
         if fmt == "simplified":
-            vals = [_simple(i) for i in instances]
-            out[key] = vals[0] if len(vals) == 1 else vals
+            out[key] = _simple(instances[0]) if len(instances) == 1 else _datasets(instances)
         elif fmt == "concise":
             vals = [_concise(i) for i in instances]
             out[key] = vals[0] if len(vals) == 1 else vals
