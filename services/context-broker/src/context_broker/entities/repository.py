@@ -202,7 +202,8 @@ def _scope_sql(pattern: str, arg: Callable[[Any], str]) -> str:
             f"AND position('/' in substr(s, {arg(len(base) + 1)}::int)) = 0 "
             f"AND length(s) > {arg(len(base))}::int)"
         )
-    return f"{arg(pattern)} = ANY(scopes)"
+    # Containment, not ``= ANY``: the GIN index on scopes (migration 0002) serves it.
+    return f"scopes @> ARRAY[{arg(pattern)}::text]"
 
 
 def _where(f: Filter) -> tuple[str, list[Any]]:
