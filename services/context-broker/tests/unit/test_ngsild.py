@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from context_broker.ngsild import ids
 from context_broker.ngsild.entity import parse_entity
 from context_broker.ngsild.ids import is_uri, is_valid_name
 from context_broker.ngsild.media import JSON, JSONLD, choose_response_type
@@ -49,6 +50,19 @@ def test_is_uri(value: object, ok: bool) -> None:
 )
 def test_is_valid_name(name: str, ok: bool) -> None:
     assert is_valid_name(name) is ok
+    assert is_valid_name(name) is ok  # the same when remembered
+
+
+def test_invalid_names_are_not_remembered() -> None:
+    """Valid names are kept to be judged faster; invalid ones (a client's to choose, of any
+    size) are not, nor names over the length limit."""
+    before = set(ids._VALID)
+    for n in range(100):
+        assert not is_valid_name(f"bad name {n} " + "x" * 10_000)
+        assert not is_valid_name("y" * 600 + str(n))
+    assert before == ids._VALID
+    assert is_valid_name("remembered_name")
+    assert "remembered_name" in ids._VALID
 
 
 def test_parse_entity_splits_core_members_from_attributes() -> None:

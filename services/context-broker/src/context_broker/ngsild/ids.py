@@ -20,22 +20,20 @@ def is_uri(value: object) -> bool:
     return isinstance(value, str) and len(value) <= MAX_ID_LENGTH and bool(_URI.match(value))
 
 
-#: Names already judged (the same few recur in every entity of a batch), up to a bound.
-_JUDGED: dict[str, bool] = {}
-_MAX_JUDGED = 50_000
+#: Valid names already judged (the same few recur in every entity of a batch), up to a
+#: bound; invalid ones are not kept (a client could fill the memory with them).
+_VALID: set[str] = set()
+_MAX_VALID = 50_000
 
 
 def is_valid_name(value: object) -> bool:
     """True when ``value`` may name an attribute or a type."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not 0 < len(value) <= 512:
         return False
-    valid = _JUDGED.get(value)
-    if valid is None:
-        valid = (
-            0 < len(value) <= 512
-            and not (_FORBIDDEN_IN_TERM & set(value))
-            and bool(_TERM.match(value))
-        )
-        if len(_JUDGED) < _MAX_JUDGED:
-            _JUDGED[value] = valid
-    return valid
+    if value in _VALID:
+        return True
+    if (_FORBIDDEN_IN_TERM & set(value)) or not _TERM.match(value):
+        return False
+    if len(_VALID) < _MAX_VALID:
+        _VALID.add(value)
+    return True
