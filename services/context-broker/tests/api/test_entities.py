@@ -348,3 +348,30 @@ async def test_simplified_multi_attribute_is_a_dataset_map(client: httpx.AsyncCl
     assert isinstance(normal["name"], list) and len(normal["name"]) == 2
     concise = (await client.get(f"/ngsi-ld/v1/entities/{eid}?options=concise")).json()
     assert isinstance(concise["near"], list) and len(concise["near"]) == 2
+
+
+async def test_geojson_of_a_simplified_multi_location_takes_the_default(
+    client: httpx.AsyncClient,
+) -> None:
+    """GeoJSON (6.3.15) with keyValues: a multi-attribute location is a dataset map
+    (4.5.4); the Feature's geometry is its default instance, else its first."""
+    eid = f"urn:ngsi-ld:Named:{uuid.uuid4().hex}"
+    point = {"type": "Point", "coordinates": [1.0, 2.0]}
+    other = {"type": "Point", "coordinates": [3.0, 4.0]}
+    body = {
+        "id": eid,
+        "type": "T",
+        "location": [
+            {"type": "GeoProperty", "value": other, "datasetId": "urn:ngsi-ld:Dataset:gps"},
+            {"type": "GeoProperty", "value": point},
+        ],
+    }
+    assert (await client.post("/ngsi-ld/v1/entities", json=body)).status_code == 201
+    geo = {"Accept": "application/geo+json"}
+    for options in ("keyValues", "normalized", "concise"):
+        got = await client.get(f"/ngsi-ld/v1/entities/{eid}?options={options}", headers=geo)
+        assert got.status_code == 200, got.text
+        feature = got.json()
+        assert feature["geometry"] in (point, other), (options, feature)
+    simplified = await client.get(f"/ngsi-ld/v1/entities/{eid}?options=keyValues", headers=geo)
+    assert simplified.json()["geometry"] == point

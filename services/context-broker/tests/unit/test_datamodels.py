@@ -110,3 +110,33 @@ def test_vendored_files_are_the_upstream_bytes() -> None:
     for name, prefix in rows:
         digest = hashlib.sha256((SDM_DIR / name).read_bytes()).hexdigest()
         assert digest.startswith(prefix), name
+
+
+def test_a_multi_attribute_is_checked_once_per_dataset() -> None:
+    """A model describes one value per attribute: each datasetId's instance is checked in
+    place of the attribute (4.5.5), not the ``dataset`` map of keyValues (4.5.4)."""
+    model, entity = _model_and_entity(SDM_DIR / "dataModel.Parking" / "ParkingSpot")
+    status = _attr(entity, "status")
+    entity[status] = [
+        dict(entity[status], value="free"),
+        dict(entity[status], value="occupied", datasetId="urn:ngsi-ld:Dataset:camera"),
+    ]
+    assert model.violations(entity) == []
+    entity[status][1]["value"] = "flying"
+    found = [(v.path, v.message) for v in model.violations(entity)]
+    assert found == [
+        (
+            "$.status",
+            '"flying" is not one of "closed", "free" or 2 other candidates '
+            "(datasetId urn:ngsi-ld:Dataset:camera)",
+        )
+    ]
+    entity[status][1]["value"] = "occupied"
+    entity[status][0]["value"] = "flying"  # the default instance: no datasetId to name
+    found = [(v.path, v.message) for v in model.violations(entity)]
+    assert found == [("$.status", '"flying" is not one of "closed", "free" or 2 other candidates')]
+    # what every dataset's document shares is reported once, without a datasetId
+    del entity[_attr(entity, "location")]
+    entity[status][0]["value"] = "free"
+    found = [(v.path, v.message) for v in model.violations(entity)]
+    assert found == [("$", '"location" is a required property')]

@@ -21,7 +21,7 @@ from typing import Any
 import jsonschema_rs
 
 from context_broker.ngsild.jsonld import BUNDLED, CompiledContext, compact_entity_keys
-from context_broker.ngsild.representation import render
+from context_broker.ngsild.representation import ENTITY_CORE, render
 
 SDM_DIR = Path(__file__).parent / "sdm"
 _GITHUB = "https://smart-data-models.github.io/"
@@ -93,12 +93,36 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def key_values(entity: Mapping[str, Any], ctx: CompiledContext) -> dict[str, Any]:
-    """An expanded entity (id, type, attributes) in key-values, names in ``ctx``."""
-    compacted = compact_entity_keys(entity, ctx)
-    out = render(compacted, "simplified", False)
+def _key_values(compacted: Mapping[str, Any]) -> dict[str, Any]:
+    out = render(dict(compacted), "simplified", False)
     out.pop("scope", None)
     return {k: _plain(v) for k, v in out.items()}
+
+
+def key_values(entity: Mapping[str, Any], ctx: CompiledContext) -> list[tuple[str, dict[str, Any]]]:
+    """An expanded entity (id, type, attributes) in key-values, names in ``ctx``, as the
+    documents its data model describes: one, or, when it has multi-attributes (4.5.5), one
+    per datasetId among them, each multi-attribute there as its instance of that datasetId
+    (else its default instance, else its first). Each with its datasetId (``@none``: the
+    default); a model describes one value per attribute, and the simplified representation
+    of a multi-attribute (a ``dataset`` map, 4.5.4) is no value it could check."""
+    compacted = compact_entity_keys(entity, ctx)
+    multi = {
+        k: {i.get("datasetId", "@none"): i for i in v if isinstance(i, dict)}
+        for k, v in compacted.items()
+        if k not in ENTITY_CORE and isinstance(v, list) and len(v) > 1
+    }
+    if not multi:
+        return [("@none", _key_values(compacted))]
+    out = []
+    for dataset in dict.fromkeys(ds for instances in multi.values() for ds in instances):
+        one = dict(compacted)
+        for name, instances in multi.items():
+            one[name] = (
+                instances.get(dataset) or instances.get("@none") or next(iter(instances.values()))
+            )
+        out.append((dataset, _key_values(one)))
+    return out
 
 
 class CompiledModel:
@@ -125,12 +149,31 @@ class CompiledModel:
 
     def violations(self, entity: Mapping[str, Any], limit: int = 20) -> list[Violation]:
         """What is wrong with ``entity`` (expanded), at most ``limit`` items; [] if valid."""
-        doc = key_values(entity, self.ctx)
-        if self._validator.is_valid(doc):
-            return []
-        found = []
-        for error in self._validator.iter_errors(doc):
-            found.append(Violation(_path(list(error.instance_path)), error.message))
-            if len(found) >= limit:
-                break
+        documents = key_values(entity, self.ctx)
+        first = documents[0][1]
+        # The attributes whose value differs between the documents: a multi-attribute's
+        # instances, reported with their datasetId; the others once, from the first.
+        varying = {
+            k
+            for _, doc in documents[1:]
+            for k in doc.keys() | first.keys()
+            if doc.get(k) != first.get(k)
+        }
+        found: list[Violation] = []
+        for n, (dataset, doc) in enumerate(documents):
+            if self._validator.is_valid(doc):
+                continue
+            for error in self._validator.iter_errors(doc):
+                where = list(error.instance_path)
+                root = str(where[0]) if where else None
+                message = error.message
+                if root in varying:
+                    if dataset != "@none":
+                        message += f" (datasetId {dataset})"
+                elif n:
+                    continue
+                found.append(Violation(_path(where), message))
+                if len(found) >= limit:
+                    return found
+        return found
         return found
