@@ -56,6 +56,12 @@ class BrokerSettings(ServiceSettings):
     #: each, made sure of at start-up.
     indexed_attributes: Annotated[tuple[str, ...], NoDecode] = ()
 
+    @field_validator("context_mirror", mode="before")
+    @classmethod
+    def _mirror(cls, value: Any) -> Any:
+        """An empty setting is no mirror (not the working directory)."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("indexed_attributes", mode="before")
     @classmethod
     def _declared(cls, value: Any) -> tuple[str, ...]:

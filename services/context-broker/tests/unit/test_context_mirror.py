@@ -155,6 +155,9 @@ def test_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert BrokerSettings().context_mirror is None
     monkeypatch.setenv("BROKER_CONTEXT_MIRROR", str(tmp_path))
     assert BrokerSettings().context_mirror == tmp_path
+    for blank in ("", "  "):  # not the working directory
+        monkeypatch.setenv("BROKER_CONTEXT_MIRROR", blank)
+        assert BrokerSettings().context_mirror is None
     monkeypatch.setenv("BROKER_CONTEXT_MIRROR", str(tmp_path / "missing"))
     with pytest.raises(ValidationError, match="context_mirror"):
         BrokerSettings()

@@ -83,7 +83,7 @@ class ContextMirror:
             # Symbolic links are followed (a Kubernetes volume is made of them) as long as
             # they lead to a file under the directory.
             resolved = path.resolve()
-        except (OSError, RuntimeError):
+        except (OSError, RuntimeError, ValueError):  # ValueError: a name the OS cannot hold
             return None
         return resolved if resolved.is_relative_to(self.root) else None
 
@@ -97,7 +97,7 @@ class ContextMirror:
         try:
             if not path.is_file():
                 return None
-        except OSError:  # e.g. a name too long for the file system: no such file
+        except (OSError, ValueError):  # e.g. a name too long for the file system: no file
             return None
         with path.open("rb") as handle:
             return handle.read(limit)
