@@ -84,21 +84,33 @@ LOAD_IN_FLIGHT = 4
 
 
 def batch_bodies(kind: str, size: int) -> Iterator[bytes]:
-    """Batch upsert bodies of 1,000 ParkingSpots each (``entity``'s shape, ids and ``status``
-    varying), made by filling one template: the loader's own CPU stays small beside the
-    server's, as a real importer's would."""
+    """Batch upsert bodies of 1,000 ParkingSpots each (``entity``'s shape; ids, ``status``,
+    name, device and location varying as there), made by filling one template: the
+    loader's own CPU stays small beside the server's, as a real importer's would."""
     statuses = ["free", "occupied", "closed", "unknown"]
     template = json.loads(entity(0))
     template["id"], template["type"] = "@ID@", kind
     template["status"]["value"] = "@STATUS@"
     template["refDevice"]["object"] = "urn:ngsi-ld:Device:@N@"
     template["name"]["value"] = "Spot @N@"
+    template["location"]["value"]["coordinates"][0] = "@LON@"
     text = json.dumps(template).replace("%", "%%")
-    for hole, field in (("@ID@", "%(id)s"), ("@STATUS@", "%(status)s"), ("@N@", "%(n)d")):
+    for hole, field in (
+        ("@ID@", "%(id)s"),
+        ("@STATUS@", "%(status)s"),
+        ("@N@", "%(n)d"),
+        ('"@LON@"', "%(lon)r"),  # the number, not a string
+    ):
         text = text.replace(hole, field)
     for start in range(0, size, 1000):
         docs = [
-            text % {"id": f"urn:ngsi-ld:{kind}:{n}", "status": statuses[n % 4], "n": n}
+            text
+            % {
+                "id": f"urn:ngsi-ld:{kind}:{n}",
+                "status": statuses[n % 4],
+                "n": n,
+                "lon": 4.35 + n % 100 / 1e4,  # as entity(): 100 places
+            }
             for n in range(start, min(size, start + 1000))
         ]
         yield ("[" + ",".join(docs) + "]").encode()

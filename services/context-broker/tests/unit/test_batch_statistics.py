@@ -47,3 +47,14 @@ def test_an_entity_of_several_types_counts_for_each() -> None:
         s.created(["A", "B"])
     assert s.due()  # A reached 10
     assert not s.due()  # and the counts were taken as analysed
+
+
+def test_many_types_of_a_few_each_are_analysed_as_the_table_grows() -> None:
+    """No type reaches the threshold on its own; the table's count doubles all the same."""
+    s = Staleness()
+    due_at = []
+    for n in range(1, 201):
+        s.created([f"T{n % 25}"])  # 25 types, 8 entities each by the end
+        if s.due():
+            due_at.append(n)
+    assert due_at == [10, 20, 40, 80, 160]

@@ -118,30 +118,38 @@ class Staleness:
     """When the planner's statistics of ``entity`` are stale after batch creations.
 
     Those of a type are stale once ``ANALYZE_AFTER`` of its entities have been created since
-    they were taken, and at least as many as before them: a load of n entities of one type
-    is followed by about log2(n / ANALYZE_AFTER) ANALYZEs, not n / ANALYZE_AFTER (each
-    samples up to 30,000 rows: 150 ms of the database at 100,000 entities), while a type
-    new to a large table is analysed after its first ``ANALYZE_AFTER``."""
+    they were taken, and at least as many as before them; those of the table once as many
+    entities of any types have been created, by the same rule. A load of n entities is
+    followed by about log2(n / ANALYZE_AFTER) ANALYZEs, not n / ANALYZE_AFTER (each samples
+    up to 30,000 rows: 150 ms of the database at 100,000 entities), while a type new to a
+    large table is analysed after its first ``ANALYZE_AFTER``."""
 
     def __init__(self) -> None:
         self._gained: Counter[str] = Counter()  # type -> created since the last ANALYZE
         self._known: dict[str, int] = {}  # type -> created before it
+        self._gained_total = 0
+        self._known_total = 0
 
     def created(self, types: Iterable[str]) -> None:
         if len(self._gained) > _TYPES_REMEMBERED:
             self._gained.clear()
         self._gained.update(types)
+        self._gained_total += 1
 
     def due(self) -> bool:
         """Whether an ANALYZE is due; if so, the counts are taken as analysed."""
         known = self._known
-        if not any(n >= max(ANALYZE_AFTER, known.get(t, 0)) for t, n in self._gained.items()):
+        if self._gained_total < max(ANALYZE_AFTER, self._known_total) and not any(
+            n >= max(ANALYZE_AFTER, known.get(t, 0)) for t, n in self._gained.items()
+        ):
             return False
         if len(known) > _TYPES_REMEMBERED:
             known.clear()
         for t, n in self._gained.items():
             known[t] = known.get(t, 0) + n
         self._gained.clear()
+        self._known_total += self._gained_total
+        self._gained_total = 0
         return True
 
 
@@ -347,7 +355,7 @@ class BatchService:
             return created
 
         created: dict[str, bool] = await _guard(append if update else replace) if built else {}
-        self._bulk_written(e for _, e in built if created.get(e.id))
+        self._bulk_written({e.id: e for _, e in built if created.get(e.id)}.values())
         reported: set[str] = set()
         for n, e in built:
             if e.id in refused:
