@@ -14,6 +14,10 @@ from fastapi import Depends
 from starlette.requests import Request
 
 from mims_shared import errors as e
+from mims_shared.collector import collector_paused
+
+#: Bodies from this size up are parsed with the cyclic collector paused (collector.py).
+LARGE_BODY = 64 * 1024
 
 
 def media_type_of(content_type: str | None) -> str | None:
@@ -112,7 +116,11 @@ async def read_json(
     if not raw or raw.isspace():  # (strip() would copy the whole body)
         raise e.InvalidRequest("The request body is empty; a JSON document was expected")
     try:
-        value = orjson.loads(raw)
+        if len(raw) < LARGE_BODY:
+            value = orjson.loads(raw)
+        else:
+            with collector_paused():
+                value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise e.InvalidRequest(f"The request body is not valid JSON: {exc}") from None
     # Each level of nesting opens with a bracket: with no more brackets in the text (those

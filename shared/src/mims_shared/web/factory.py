@@ -27,10 +27,6 @@ from mims_shared.web.problems import Renderer
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
-#: Allocations (net of deallocations) between young collections of the cyclic collector
-#: (Python's default: 700).
-YOUNG_COLLECTION_EVERY = 10_000
-
 
 def build_app(
     settings: ServiceSettings,
@@ -63,11 +59,6 @@ def build_app(
             # Not in tests, where one process builds many apps and would keep them all.
             if settings.environment != "test":
                 gc.freeze()
-            # A request that reads a large JSON body (a batch of 1,000 entities is some
-            # 100,000 objects) would set off a young collection every 700 allocations, and
-            # full ones as its objects age: 10% of the broker's CPU on batch upserts with
-            # four in flight, 4% with the collector running every 10,000 (measured).
-            gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
             yield
         shutdown_tracing()
 
