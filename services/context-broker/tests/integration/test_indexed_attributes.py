@@ -35,7 +35,6 @@ from context_broker.entities.indexed import (
 )
 from context_broker.ngsild.query import And, parse_q, q_to_jsonpath
 from context_broker.settings import BrokerSettings
-from mims_shared.db import libpq_url
 
 CORE = "https://uri.etsi.org/ngsi-ld/"
 DEFAULT = "https://uri.etsi.org/ngsi-ld/default-context/"
@@ -232,16 +231,6 @@ async def test_a_key_equal_to_the_value_matches_and_a_match_has_that_key_or_the_
 
 
 # --- start-up -----------------------------------------------------------------------------
-@pytest.fixture
-async def pg(settings_for: Callable[..., Any]) -> AsyncIterator[asyncpg.Connection]:
-    url = settings_for("context-broker").require_database_url()
-    conn = await asyncpg.connect(libpq_url(url))
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
 async def _index(pg: asyncpg.Connection, iri: str) -> asyncpg.Record | None:
     return await pg.fetchrow(
         "SELECT i.indisvalid AS valid, obj_description(i.indexrelid, 'pg_class') AS iri, "

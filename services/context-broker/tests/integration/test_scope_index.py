@@ -4,24 +4,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
 import pytest
 
 from context_broker.entities.repository import _scope_sql
-from mims_shared.db import libpq_url
-
-
-@pytest.fixture
-async def pg(settings_for: Callable[..., Any]) -> AsyncIterator[asyncpg.Connection]:
-    url = settings_for("context-broker").require_database_url()
-    conn = await asyncpg.connect(libpq_url(url))
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 def _compiled(pattern: str) -> tuple[str, list[Any]]:
