@@ -399,3 +399,57 @@ async def test_mqtt_notification_reaches_mosquitto(client: httpx.AsyncClient) ->
 async def aiomqtt_messages(mqtt: aiomqtt.Client) -> Any:
     async for message in mqtt.messages:
         yield message
+
+
+async def test_a_reload_compiles_again_only_the_subscriptions_that_changed(
+    client: httpx.AsyncClient, settings_for: Any
+) -> None:
+    """The notifier reloads its subscriptions when any changes; each keeps what it was
+    compiled to unless its definition (not its delivery counts) or @context changed."""
+    from datetime import UTC, datetime
+
+    from context_broker.contexts.service import ContextService
+    from context_broker.entities.service import EntityService
+    from context_broker.subscriptions import repository
+    from context_broker.subscriptions.notifier import Notifier
+    from mims_shared.settings import open_database
+
+    tenant = {"NGSILD-Tenant": f"reload{uuid.uuid4().hex[:8]}"}
+    kind = _type()
+    uri = "http://127.0.0.1:9/notify"
+    a = await _subscribe(client, _sub(kind, uri), **tenant)
+    b = await _subscribe(client, _sub(kind, uri, throttling=5), **tenant)
+    db = open_database(settings_for("context-broker"))
+    notifier = Notifier(db, ContextService(None, allow_fetch=False, db=db), EntityService(db))
+    try:
+
+        async def compiled() -> dict[str, Any]:
+            async with db.unit_of_work(transaction=False) as uow:
+                await notifier._refresh(uow.connection)
+            return {
+                sid: live
+                for (t, sid), (_, live) in notifier._compiled.items()
+                if t == tenant["NGSILD-Tenant"]
+            }
+
+        first = await compiled()
+        assert set(first) == {a, b}
+        patched = await client.patch(
+            f"{BASE}/subscriptions/{b}", json={"throttling": 7}, headers=tenant
+        )
+        assert patched.status_code == 204, patched.text
+        later = datetime(2030, 1, 1, tzinfo=UTC)
+        async with db.unit_of_work(transaction=False) as uow:  # a delivery change only
+            await repository.count_sent(uow.connection, [(tenant["NGSILD-Tenant"], a, later)])
+        c = await _subscribe(client, _sub(kind, uri), **tenant)
+        second = await compiled()
+        assert set(second) == {a, b, c}
+        assert second[a] is first[a]  # unchanged definition: kept
+        assert second[a].last_sent == later  # with what was sent since
+        assert second[b] is not first[b] and second[b].throttling == 7  # changed: compiled again
+        deleted = await client.delete(f"{BASE}/subscriptions/{c}", headers=tenant)
+        assert deleted.status_code == 204
+        third = await compiled()
+        assert set(third) == {a, b} and third[a] is first[a] and third[b] is second[b]
+    finally:
+        await db.dispose()

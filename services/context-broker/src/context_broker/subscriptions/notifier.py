@@ -20,7 +20,7 @@ import re
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -159,6 +159,25 @@ def compile_live(
     )
 
 
+#: What delivery changes in a stored subscription; every other field defines it.
+_DELIVERY = frozenset(
+    {
+        "times_sent",
+        "times_failed",
+        "last_notification",
+        "last_success",
+        "last_failure",
+        "delivery_status",
+    }
+)
+
+
+def definition(s: StoredSubscription) -> tuple[Any, ...]:
+    """The fields a compiled subscription (Live) is made from: equal, it need not be made
+    again."""
+    return tuple(getattr(s, f.name) for f in fields(s) if f.name not in _DELIVERY)
+
+
 class Notifier:
     def __init__(
         self,
@@ -179,6 +198,8 @@ class Notifier:
         #: others (type expressions, idPattern-only, watchedAttributes only), looked at for
         #: every change.
         self._subs: dict[str, tuple[dict[str, list[Live]], list[Live]]] = {}
+        #: (tenant, id) -> the definition it was compiled from, and the compiled subscription
+        self._compiled: dict[tuple[str, str], tuple[tuple[Any, ...], Live]] = {}
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._order: dict[tuple[str, str], asyncio.Lock] = {}
@@ -281,10 +302,13 @@ class Notifier:
             return
         stored = await repository.all_subscriptions(conn)
         subs: dict[str, tuple[dict[str, list[Live]], list[Live]]] = {}
+        compiled: dict[tuple[str, str], tuple[tuple[Any, ...], Live]] = {}
         for s in stored:
-            live = await self._live(s)
+            key = (s.tenant, s.id)
+            live = await self._live(s, self._compiled.get(key))
             if live is None:
                 continue
+            compiled[key] = (definition(s), live)
             by_type, rest = subs.setdefault(s.tenant, (defaultdict(list), []))
             atoms = [sel.types for sel in live.selectors or ()]
             if atoms and all(isinstance(a, Atom) for a in atoms):
@@ -293,13 +317,27 @@ class Notifier:
             else:
                 rest.append(live)
         self._subs = subs
+        self._compiled = compiled
         self._generation = generation
 
-    async def _live(self, s: StoredSubscription) -> Live | None:
+    async def _live(
+        self, s: StoredSubscription, before: tuple[tuple[Any, ...], Live] | None = None
+    ) -> Live | None:
+        """``s`` compiled; ``before``, what it was compiled to at the last reload, is kept
+        when neither the subscription's definition nor its @contexts changed since (a
+        reload after one subscription changed compiles that one, not every one)."""
         link = s.doc.get("jsonldContext") or s.context
         try:
             own = await self.contexts.compiled(own_context(s))
             render = await self.contexts.compiled(link) if link != s.context else own
+            if before is not None:
+                made_from, live = before
+                if live.ctx is own and live.render_ctx is render and made_from == definition(s):
+                    # what another process sent since counts for throttling too
+                    sent = s.last_notification
+                    if sent is not None and (live.last_sent is None or sent > live.last_sent):
+                        live.last_sent = sent
+                    return live
             return compile_live(s, own, render, link)
         except DomainError as exc:
             log.warning("subscription %s cannot be used now: %s", s.id, exc)
