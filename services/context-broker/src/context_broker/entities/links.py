@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from context_broker.entities.repository import StoredEntity
 from context_broker.ngsild.attributes import as_list
-from context_broker.ngsild.representation import Format, ProjectionTree
+from context_broker.ngsild.representation import Format, ProjectionTree, dataset_map
 from mims_shared.errors import BadRequestData
 
 JoinMode = Literal["inline", "flat"]
@@ -89,17 +89,13 @@ def _ids(value: Any) -> Iterator[str]:
         for item in value:
             yield from _ids(item)
     elif isinstance(value, dict):
-        if _is_dataset_map(value):
-            for item in value["dataset"].values():
+        datasets = dataset_map(value)
+        if datasets is not None:
+            for item in datasets.values():
                 yield from _ids(item)
         for member in ("object", "objectList"):
             if member in value:
                 yield from _ids(value[member])
-
-
-def _is_dataset_map(value: dict[str, Any]) -> bool:
-    """A multi-attribute in the simplified representation (4.5.4): ``{"dataset": {...}}``."""
-    return len(value) == 1 and isinstance(value.get("dataset"), dict)
 
 
 def _relationship_names(e: StoredEntity, compact: Callable[[str], str]) -> set[str]:
@@ -126,8 +122,9 @@ def _embed(out: dict[str, Any], name: str, linked: dict[str, dict[str, Any]], fm
                 return linked.get(value, value)
             if isinstance(value, list):
                 return [swap(v) for v in value]
-            if isinstance(value, dict) and _is_dataset_map(value):
-                return {"dataset": {k: swap(v) for k, v in value["dataset"].items()}}
+            datasets = dataset_map(value)
+            if datasets is not None:
+                return {"dataset": {k: swap(v) for k, v in datasets.items()}}
             return value
 
         out[name] = swap(out[name])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from context_broker.ngsild.representation import dataset_map
 from mims_shared.errors import NotAcceptable
 
 JSON = "application/json"
@@ -55,9 +56,8 @@ def to_feature(entity: dict[str, Any], geometry_property: str) -> dict[str, Any]
     geo = entity.get(geometry_property)
     if isinstance(geo, list):
         geo = geo[0] if geo else None
-    if isinstance(geo, dict) and list(geo) == ["dataset"] and isinstance(geo["dataset"], dict):
-        # a multi-attribute in keyValues (4.5.4): the default instance, else the first
-        datasets = geo["dataset"]
+    datasets = dataset_map(geo)
+    if datasets is not None:  # a multi-attribute in keyValues: the default, else the first
         geo = datasets.get("@none", next(iter(datasets.values()), None))
     if (isinstance(geo, dict) and geo.get("type") == "GeoProperty") or (
         isinstance(geo, dict) and "value" in geo and "coordinates" not in geo

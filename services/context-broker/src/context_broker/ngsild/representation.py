@@ -83,6 +83,15 @@ def _simple(inst: dict[str, Any]) -> Any:
     return inst.get(member)
 
 
+def dataset_map(value: Any) -> dict[str, Any] | None:
+    """The ``datasetId -> value`` map of a multi-attribute in the simplified representation
+    (``{"dataset": {...}}``, 4.5.4), or None when ``value`` is not one."""
+    if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("dataset"), dict):
+        datasets: dict[str, Any] = value["dataset"]
+        return datasets
+    return None
+
+
 def _datasets(instances: list[dict[str, Any]]) -> dict[str, Any]:
     """The simplified representation of a multi-attribute (4.5.4): ``{"dataset": {datasetId:
     simplified value}}``, the default instance under the JSON-LD keyword ``@none``."""
