@@ -176,4 +176,3 @@ class CompiledModel:
                 if len(found) >= limit:
                     return found
         return found
-        return found
