@@ -172,10 +172,13 @@ _DELIVERY = frozenset(
 )
 
 
+#: The fields a compiled subscription (Live) is made from.
+_DEFINING = tuple(f.name for f in fields(StoredSubscription) if f.name not in _DELIVERY)
+
+
 def definition(s: StoredSubscription) -> tuple[Any, ...]:
-    """The fields a compiled subscription (Live) is made from: equal, it need not be made
-    again."""
-    return tuple(getattr(s, f.name) for f in fields(s) if f.name not in _DELIVERY)
+    """What a compiled subscription (Live) is made from: equal, it need not be made again."""
+    return tuple(getattr(s, name) for name in _DEFINING)
 
 
 class Notifier:
@@ -304,11 +307,12 @@ class Notifier:
         subs: dict[str, tuple[dict[str, list[Live]], list[Live]]] = {}
         compiled: dict[tuple[str, str], tuple[tuple[Any, ...], Live]] = {}
         for s in stored:
-            key = (s.tenant, s.id)
-            live = await self._live(s, self._compiled.get(key))
+            key, defined = (s.tenant, s.id), definition(s)
+            before = self._compiled.get(key)
+            live = await self._live(s, before[1] if before and before[0] == defined else None)
             if live is None:
                 continue
-            compiled[key] = (definition(s), live)
+            compiled[key] = (defined, live)
             by_type, rest = subs.setdefault(s.tenant, (defaultdict(list), []))
             atoms = [sel.types for sel in live.selectors or ()]
             if atoms and all(isinstance(a, Atom) for a in atoms):
@@ -320,24 +324,20 @@ class Notifier:
         self._compiled = compiled
         self._generation = generation
 
-    async def _live(
-        self, s: StoredSubscription, before: tuple[tuple[Any, ...], Live] | None = None
-    ) -> Live | None:
-        """``s`` compiled; ``before``, what it was compiled to at the last reload, is kept
-        when neither the subscription's definition nor its @contexts changed since (a
-        reload after one subscription changed compiles that one, not every one)."""
+    async def _live(self, s: StoredSubscription, same: Live | None = None) -> Live | None:
+        """``s`` compiled; ``same``, what it was compiled to at the last reload from the same
+        definition, is kept when its @contexts did not change either (a reload after one
+        subscription changed compiles that one, not every one)."""
         link = s.doc.get("jsonldContext") or s.context
         try:
             own = await self.contexts.compiled(own_context(s))
             render = await self.contexts.compiled(link) if link != s.context else own
-            if before is not None:
-                made_from, live = before
-                if live.ctx is own and live.render_ctx is render and made_from == definition(s):
-                    # what another process sent since counts for throttling too
-                    sent = s.last_notification
-                    if sent is not None and (live.last_sent is None or sent > live.last_sent):
-                        live.last_sent = sent
-                    return live
+            if same is not None and same.ctx is own and same.render_ctx is render:
+                # what another process sent since counts for throttling too
+                sent = s.last_notification
+                if sent is not None and (same.last_sent is None or sent > same.last_sent):
+                    same.last_sent = sent
+                return same
             return compile_live(s, own, render, link)
         except DomainError as exc:
             log.warning("subscription %s cannot be used now: %s", s.id, exc)
