@@ -157,11 +157,15 @@ def sql_identifier(name: str) -> str:
     return '"' + name + '"'
 
 
+def _definition(iri: str) -> str:
+    """The index of ``iri`` as ``CREATE INDEX … ON entity`` continues: columns and predicate."""
+    return f"{_INDEX_COLUMNS.format(key=key_sql(iri))} WHERE {present_sql(iri)}"
+
+
 def index_name(iri: str) -> str:
     """The deterministic name of the index of ``iri``: a hash of its definition (names hold
     63 bytes), so that an index built by an older definition is never taken for it."""
-    definition = f"{_INDEX_COLUMNS.format(key=key_sql(iri))} WHERE {present_sql(iri)}"
-    return f"entity_attr_{hashlib.sha256(definition.encode()).hexdigest()[:16]}"
+    return f"entity_attr_{hashlib.sha256(_definition(iri).encode()).hexdigest()[:16]}"
 
 
 def key_sql(iri: str) -> str:
@@ -304,10 +308,8 @@ async def _ensure_index(conn: asyncpg.Connection, iri: str) -> bool:
         await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {ident}")
     log.info("building index %s of the declared attribute %s", name, iri)
     # Constant fragments only: the name is a hex digest, the IRI a quoted literal.
-    columns = _INDEX_COLUMNS.format(key=key_sql(iri))
     await conn.execute(
-        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {ident} ON entity {columns} "
-        f"WHERE {present_sql(iri)}"
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {ident} ON entity {_definition(iri)}"
     )
     await conn.execute(f"COMMENT ON INDEX {ident} IS {sql_literal(iri)}")
     return True
