@@ -18,6 +18,11 @@ import orjson
 _SYSTEM = frozenset({"createdAt", "modifiedAt"})
 
 
+def unstamped(inst: dict[str, Any]) -> dict[str, Any]:
+    """An instance as history records it: without createdAt and modifiedAt (columns)."""
+    return {k: v for k, v in inst.items() if k not in _SYSTEM}
+
+
 def _by_dataset(value: Any) -> dict[str | None, Any]:
     items = value if isinstance(value, list) else [value]
     return {i.get("datasetId"): i for i in items}
@@ -57,7 +62,7 @@ def told(before: dict[str, Any], after: dict[str, Any]) -> str:
     deletion record) and the instance without createdAt and modifiedAt (columns)."""
     rows = []
     for c in changes(before, after):
-        inst = {k: v for k, v in c["inst"].items() if k not in _SYSTEM}
+        inst = unstamped(c["inst"])
         gone = c["gone"]
         value = inst.get("value")
         number = not gone and isinstance(value, int | float) and not isinstance(value, bool)

@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from context_broker.ngsild.history import unstamped
 from context_broker.ngsild.temporal import TIME_PROPERTIES, Duration, TemporalQuery
 
 _COLUMNS = frozenset(TIME_PROPERTIES.values())
@@ -75,8 +76,6 @@ _IID = (
     "CASE WHEN legacy_id IS NOT NULL THEN legacy_id::text WHEN sub IS NULL THEN iid::text "
     "ELSE iid::text || '-' || sub::text END"
 )
-#: System members kept in columns, not in the stored instance.
-_SYSTEM = ("createdAt", "modifiedAt")
 
 
 async def history_off(conn: asyncpg.Connection) -> None:
@@ -198,15 +197,11 @@ async def insert_instances(
         key,
         now,
         [r.attr for r in rows],
-        [orjson.dumps(_unstamped(r.inst)).decode() for r in rows],
+        [orjson.dumps(unstamped(r.inst)).decode() for r in rows],
         [r.at for r in rows],
         [r.observed_at for r in rows],
         [r.deleted_at for r in rows],
     )
-
-
-def _unstamped(inst: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in inst.items() if k not in _SYSTEM}
 
 
 async def _unfold(conn: asyncpg.Connection, key: int) -> None:
@@ -286,7 +281,7 @@ async def replace_instance(
         key,
         attr,
         *ref.values,
-        orjson.dumps(_unstamped(inst)).decode(),
+        orjson.dumps(unstamped(inst)).decode(),
         observed_at,
         now,
     )
@@ -368,9 +363,9 @@ class StoredInstance:
     inst: dict[str, Any]
 
 
-#: The attributes of each entity that have history: one index probe per attribute of the
-#: ordinary rows (a loose index scan: PostgreSQL has no skip scan), and the attributes of
-#: its snapshots (attr '', first in the index's bytewise order).
+#: The attributes of each entity that have ordinary history rows: one index probe per
+#: attribute (a loose index scan: PostgreSQL has no skip scan); its snapshots (attr '', first
+#: in the index's bytewise order) are passed over.
 _SERIES = """
 WITH RECURSIVE pairs(e, a) AS (
     SELECT e, (SELECT attr FROM attr_instance
@@ -382,15 +377,12 @@ WITH RECURSIVE pairs(e, a) AS (
     FROM pairs WHERE a IS NOT NULL
 )
 SELECT e, a FROM pairs WHERE a <> ''
-UNION
-SELECT s.entity_key, k
-FROM attr_instance s CROSS JOIN LATERAL jsonb_object_keys(s.inst) AS k
-WHERE s.entity_key = ANY($1::bigint[]) AND s.attr = ''
 """
 
 
 async def _pairs(conn: asyncpg.Connection, sel: Selection) -> list[tuple[int, str]]:
-    """(entity key, attribute) of the selection: those asked for, or those with history."""
+    """(entity key, attribute) of the selection to probe for ordinary rows: those asked for,
+    or those with such rows (snapshots, attr ``''``, are read whole by ``_per_series``)."""
     if sel.attrs is not None:
         return [(e, a) for e in sel.entities for a in sel.attrs]
     return [(r["e"], r["a"]) for r in await conn.fetch(_SERIES, list(sel.entities))]
@@ -531,8 +523,6 @@ async def aggregate(
     where, args, column = _where(sel)
     q = sel.query
     pairs = await _pairs(conn, sel)
-    if not pairs:
-        return []
     n = len(args)
     cols = f"entity_key, attr, {column} AS moment, inst ->> 'type' AS kind"
     firsts = await _per_series(conn, pairs, (where, args, column), cols, last=False, count=1)
