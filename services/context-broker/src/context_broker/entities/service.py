@@ -13,8 +13,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import orjson
-
 from context_broker.datamodels.service import NO_CHECK, Checker, ConformanceService
 from context_broker.entities import link_repository, links, repository
 from context_broker.entities.indexed import Keyed, keyed_term
@@ -273,8 +271,11 @@ class EntityService:
             if found is None:
                 raise NotFound(f"Entity {eid} does not exist")
             e, version = found
-            # An independent copy: ``change`` may change instances in place.
-            before = orjson.loads(orjson.dumps(e.attrs)) if self.tell_history else None
+            # A shallow copy is enough: every ``change`` replaces an attribute's value and
+            # never edits a stored instance in place (_set, _apply, the partial update), so
+            # the attributes it leaves alone stay the same objects and history.changes
+            # passes them by identity instead of comparing them.
+            before = dict(e.attrs) if self.tell_history else None
             types = list(e.types)
             scopes = None if e.scopes is None else list(e.scopes)
             result = change(e)
