@@ -176,17 +176,20 @@ class EntityService:
         self, eid: str, attrs: dict[str, Any], ctx: CompiledContext, now: str
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        expand = self._expand_instance
+
+        def finish(inst: dict[str, Any]) -> dict[str, Any]:  # sub-attributes or vocab
+            return self._expand_instance(inst, ctx)
+
         for name, raw in attrs.items():
             iri = expand_name(ctx, name)
             if iri in out:
                 raise BadRequestData(f"Entity {eid} names attribute {name} twice")
-            out[iri] = stored([expand(stamp(i, now), ctx) for i in instances_from(eid, name, raw)])
+            out[iri] = stored(instances_from(eid, name, raw, now=now, finish=finish))
         return out
 
     def _expand_instance(self, inst: dict[str, Any], ctx: CompiledContext) -> dict[str, Any]:
         # ``inst`` is the caller's own (instances_from made it): kept as it is when there is
-        # nothing to expand, as for most instances.
+        # nothing to expand.
         if "vocab" not in inst and inst.keys() <= INSTANCE_MEMBERS:
             return inst
         out: dict[str, Any] = {}

@@ -9,6 +9,7 @@ elsewhere, time stamps are given by the caller.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -81,11 +82,15 @@ def _bad(entity_id: str, name: str, why: str) -> BadRequestData:
 
 
 def _position(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and 2 <= len(value) <= 3
-        and all(isinstance(c, int | float) and not isinstance(c, bool) for c in value)
-    )
+    if not isinstance(value, list) or not 2 <= len(value) <= 3:
+        return False
+    for c in value:  # noqa: SIM110 (a loop, not all(<generator>): runs for every position)
+        if not isinstance(c, _NUMBER) or c.__class__ is bool:
+            return False
+    return True
+
+
+_NUMBER = (int, float)
 
 
 def _ring(value: Any, closed: bool) -> bool:
@@ -103,26 +108,27 @@ def geometry_problem(value: Any) -> str | None:
     kind, coords = value.get("type"), value.get("coordinates")
     if kind not in GEOMETRY_TYPES:
         return f"has an unsupported geometry type {str(kind)[:40]!r}"
-    ok = {
-        "Point": lambda c: _position(c),
-        "MultiPoint": lambda c: isinstance(c, list) and all(_position(p) for p in c),
-        "LineString": lambda c: _ring(c, closed=False),
-        "MultiLineString": lambda c: isinstance(c, list) and all(_ring(r, False) for r in c),
-        "Polygon": lambda c: isinstance(c, list) and len(c) >= 1 and all(_ring(r, True) for r in c),
-        "MultiPolygon": lambda c: (
-            isinstance(c, list)
-            and all(
-                isinstance(p, list) and len(p) >= 1 and all(_ring(r, True) for r in p) for p in c
-            )
-        ),
-    }[kind](coords)
-    if not ok:
+    if not _COORDINATES_OK[kind](coords):
         return f"has invalid coordinates for a {kind}"
-    for pos in _positions(coords):
+    for pos in [coords] if kind == "Point" else _positions(coords):
         lon, lat = pos[0], pos[1]
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             return "has coordinates outside longitude -180..180 / latitude -90..90"
     return None
+
+
+#: Geometry type -> whether its ``coordinates`` have the shape RFC 7946 gives it.
+_COORDINATES_OK: dict[str, Callable[[Any], bool]] = {
+    "Point": _position,
+    "MultiPoint": lambda c: isinstance(c, list) and all(_position(p) for p in c),
+    "LineString": lambda c: _ring(c, closed=False),
+    "MultiLineString": lambda c: isinstance(c, list) and all(_ring(r, False) for r in c),
+    "Polygon": lambda c: isinstance(c, list) and len(c) >= 1 and all(_ring(r, True) for r in c),
+    "MultiPolygon": lambda c: (
+        isinstance(c, list)
+        and all(isinstance(p, list) and len(p) >= 1 and all(_ring(r, True) for r in p) for p in c)
+    ),
+}
 
 
 def _positions(coords: Any) -> list[list[float]]:
@@ -145,10 +151,22 @@ def is_datetime(value: Any) -> bool:
     return True
 
 
-def instance_from(entity_id: str, name: str, raw: Any, *, depth: int = 0) -> dict[str, Any]:
+def instance_from(
+    entity_id: str,
+    name: str,
+    raw: Any,
+    *,
+    depth: int = 0,
+    now: str | None = None,
+    finish: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """One attribute instance in normalized form, from normalized or concise input.
 
-    Sub-attributes are checked the same way (their names are not expanded here).
+    Sub-attributes are checked the same way (their names are not expanded here). With
+    ``now``, the instance and its sub-attributes are stamped as :func:`stamp` does; with
+    ``finish``, an instance that holds sub-attributes or is a VocabProperty (the ones with
+    names or terms to expand) is passed through it: one walk of the instance, where a
+    check, a stamp and an expansion each looked at its members again.
     """
     if depth > 4:
         raise _bad(entity_id, name, "nests sub-attributes deeper than 4 levels")
@@ -211,20 +229,31 @@ def instance_from(entity_id: str, name: str, raw: Any, *, depth: int = 0) -> dic
     if not _SYSTEM.isdisjoint(inst):
         for system in SYSTEM_MEMBERS:
             inst.pop(system, None)
+    if now is not None:
+        inst["createdAt"] = now
+        inst["modifiedAt"] = now
     if inst.keys() <= INSTANCE_MEMBERS:  # no sub-attribute (most instances): nothing to walk
-        return inst
+        return inst if finish is None or kind != "VocabProperty" else finish(inst)
     for key in list(inst):
         if key in INSTANCE_MEMBERS:
             continue
         if not is_valid_name(key):
             raise _bad(entity_id, name, f"has a sub-attribute with a forbidden name: {key!r}")
-        inst[key] = instance_from(entity_id, f"{name}.{key}", inst[key], depth=depth + 1)
-    return inst
+        inst[key] = instance_from(entity_id, f"{name}.{key}", inst[key], depth=depth + 1, now=now)
+    return inst if finish is None else finish(inst)
 
 
-def instances_from(entity_id: str, name: str, raw: Any) -> list[dict[str, Any]]:
+def instances_from(
+    entity_id: str,
+    name: str,
+    raw: Any,
+    *,
+    now: str | None = None,
+    finish: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """All instances of an attribute (an array is a multi-attribute, 4.5.5); at most one
-    instance per ``datasetId`` (the default instance has none)."""
+    instance per ``datasetId`` (the default instance has none). ``now`` and ``finish``: as
+    :func:`instance_from`."""
     items = (
         raw
         if isinstance(raw, list)
@@ -234,11 +263,11 @@ def instances_from(entity_id: str, name: str, raw: Any) -> list[dict[str, Any]]:
         else [raw]
     )
     if items is not raw:  # one instance: no datasetId can repeat
-        return [instance_from(entity_id, name, raw)]
+        return [instance_from(entity_id, name, raw, now=now, finish=finish)]
     out: list[dict[str, Any]] = []
     seen: set[str | None] = set()
     for item in items:
-        inst = instance_from(entity_id, name, item)
+        inst = instance_from(entity_id, name, item, now=now, finish=finish)
         ds = inst.get("datasetId")
         if ds in seen:
             which = f"datasetId {ds}" if ds else "the default instance (no datasetId)"

@@ -697,6 +697,8 @@ def matches(query: GeoQuery, attr: Any) -> bool:
 
 Box = tuple[float, float, float, float]
 _PAD = 1e-9  # degrees: boxes only ever err on the large side
+#: Numbers as JSON gives them (a bool is an int, not a coordinate; NaN fails the ranges).
+_PLAIN_NUMBER = frozenset({int, float})
 
 
 def _box_text(box: Box) -> str:
@@ -762,8 +764,21 @@ def geo_box_of(attrs: dict[str, Any]) -> str | None:
         and value.get("type") == "Point"
         and location.get("type") == "GeoProperty"
     ):  # the usual location: its box is the point (as _geometry_box finds, without a Geometry)
+        c = value.get("coordinates")
+        if c.__class__ is list and 2 <= len(c) <= 3:  # the checks of _position, inline
+            lon, lat = c[0], c[1]
+            if (
+                lon.__class__ in _PLAIN_NUMBER
+                and lat.__class__ in _PLAIN_NUMBER
+                and -180.0 <= lon <= 180.0
+                and -90.0 <= lat <= 90.0
+            ):
+                x0, x1 = float(lon) - _PAD, float(lon) + _PAD
+                y0, y1 = float(lat) - _PAD, float(lat) + _PAD
+                if x0 >= -180.0 and x1 <= 180.0 and y0 >= -90.0 and y1 <= 90.0:
+                    return f"({x0!r},{y0!r}),({x1!r},{y1!r})"
         try:
-            point = _position(value.get("coordinates"), "Point")
+            point = _position(c, "Point")
         except BadRequestData:
             return None
         lon, lat = float(point[0]), float(point[1])
