@@ -110,7 +110,8 @@ def geometry_problem(value: Any) -> str | None:
         return f"has an unsupported geometry type {str(kind)[:40]!r}"
     if not _COORDINATES_OK[kind](coords):
         return f"has invalid coordinates for a {kind}"
-    for pos in [coords] if kind == "Point" else _positions(coords):
+    positions: list[Any] = [coords] if kind == "Point" else _positions(coords)
+    for pos in positions:
         lon, lat = pos[0], pos[1]
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             return "has coordinates outside longitude -180..180 / latitude -90..90"

@@ -697,8 +697,6 @@ def matches(query: GeoQuery, attr: Any) -> bool:
 
 Box = tuple[float, float, float, float]
 _PAD = 1e-9  # degrees: boxes only ever err on the large side
-#: Numbers as JSON gives them (a bool is an int, not a coordinate; NaN fails the ranges).
-_PLAIN_NUMBER = frozenset({int, float})
 
 
 def _box_text(box: Box) -> str:
@@ -764,12 +762,15 @@ def geo_box_of(attrs: dict[str, Any]) -> str | None:
         and value.get("type") == "Point"
         and location.get("type") == "GeoProperty"
     ):  # the usual location: its box is the point (as _geometry_box finds, without a Geometry)
-        c = value.get("coordinates")
-        if c.__class__ is list and 2 <= len(c) <= 3:  # the checks of _position, inline
+        c: Any = value.get("coordinates")
+        # The checks of _position, inline (a bool is not a coordinate; NaN fails the ranges).
+        if c.__class__ is list and 2 <= len(c) <= 3:
             lon, lat = c[0], c[1]
             if (
-                lon.__class__ in _PLAIN_NUMBER
-                and lat.__class__ in _PLAIN_NUMBER
+                isinstance(lon, int | float)
+                and isinstance(lat, int | float)
+                and lon.__class__ is not bool
+                and lat.__class__ is not bool
                 and -180.0 <= lon <= 180.0
                 and -90.0 <= lat <= 90.0
             ):
