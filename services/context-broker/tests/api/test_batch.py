@@ -506,3 +506,27 @@ async def test_batches_stay_in_their_tenant(client: httpx.AsyncClient) -> None:
     gone = await client.post(f"{OPS}/delete", json=[eid])
     assert gone.status_code == 207 and gone.json()["errors"] == [not_found(eid)]
     assert (await client.post(f"{OPS}/delete", json=[eid], headers=tenant)).status_code == 204
+
+
+# --- statistics after loads (batch/service.py Staleness) ----------------------------------
+async def test_a_load_has_the_entity_statistics_refreshed(
+    client: httpx.AsyncClient, pg: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once enough entities of a type were created by batches, the broker ANALYZEs the table
+    (with a smaller sample, in a transaction of its own): the count of analyses grows."""
+    import asyncio
+
+    from context_broker.batch import service
+
+    monkeypatch.setattr(service, "ANALYZE_AFTER", 3)
+    sql = "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'entity'"
+    before = await pg.fetchval(sql)
+    kind = f"Loaded{uuid.uuid4().hex[:8]}"
+    body = [{**spot(new_id()), "type": kind} for _ in range(4)]
+    resp = await client.post(f"{OPS}/upsert", json=body)
+    assert resp.status_code == 201, resp.text
+    for _ in range(100):
+        if await pg.fetchval(sql) > before:
+            break
+        await asyncio.sleep(0.05)
+    assert await pg.fetchval(sql) > before
