@@ -22,7 +22,11 @@ from mims_shared.telemetry import setup_tracing, shutdown_tracing
 from mims_shared.web.contract import contract_json
 from mims_shared.web.handlers import install_error_handlers
 from mims_shared.web.lean import REQUEST_CHECKS, install_lean_dispatch
-from mims_shared.web.middleware import RequestContextMiddleware, StripTrailingSlashMiddleware
+from mims_shared.web.middleware import (
+    LargeBodyCollectorPause,
+    RequestContextMiddleware,
+    StripTrailingSlashMiddleware,
+)
 from mims_shared.web.problems import Renderer
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -88,4 +92,5 @@ def build_app(
     app.add_middleware(RequestContextMiddleware, tracer=tracer, log_access=settings.access_log)
     if strip_trailing_slash:
         app.add_middleware(StripTrailingSlashMiddleware)
+    app.add_middleware(LargeBodyCollectorPause)  # outermost (collector.py)
     return app

@@ -11,6 +11,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mims_shared.collector import request_ended, request_started
 from mims_shared.logs import access_log, request_id_var
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
@@ -101,3 +102,34 @@ class StripTrailingSlashMiddleware:
                 if raw:
                     scope["raw_path"] = raw.rstrip(b"/") or b"/"
         await self.app(scope, receive, send)
+
+
+#: Bodies from this size (``Content-Length``, bytes) are parsed and processed with the
+#: cyclic collector off for the whole request (mims_shared/collector.py).
+LARGE_REQUEST = 64 * 1024
+
+
+class LargeBodyCollectorPause:
+    """The cyclic collector stays off while a request with a large body is served, and
+    until its objects are freed: no collection walks a batch's hundred thousand objects
+    (mims_shared/collector.py). Outermost, so the whole request is inside."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _large(scope):
+            await self.app(scope, receive, send)
+            return
+        request_started()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            request_ended()
+
+
+def _large(scope: Scope) -> bool:
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            return value.isdigit() and int(value) >= LARGE_REQUEST
+    return False
