@@ -165,7 +165,7 @@ def instance_from(
 
     Sub-attributes are checked the same way (their names are not expanded here). With
     ``now``, the instance and its sub-attributes are stamped as :func:`stamp` does; with
-    ``finish``, an instance that holds sub-attributes or is a VocabProperty (the ones with
+    ``finish``, an instance that holds sub-attributes or has a ``vocab`` (the ones with
     names or terms to expand) is passed through it: one walk of the instance, where a
     check, a stamp and an expansion each looked at its members again.
     """
@@ -234,7 +234,7 @@ def instance_from(
         inst["createdAt"] = now
         inst["modifiedAt"] = now
     if inst.keys() <= INSTANCE_MEMBERS:  # no sub-attribute (most instances): nothing to walk
-        return inst if finish is None or kind != "VocabProperty" else finish(inst)
+        return inst if finish is None or "vocab" not in inst else finish(inst)
     for key in list(inst):
         if key in INSTANCE_MEMBERS:
             continue
