@@ -81,7 +81,8 @@ def _bad(entity_id: str, name: str, why: str) -> BadRequestData:
     return BadRequestData(f"Attribute {name} of entity {entity_id} {why}")
 
 
-def _position(value: Any) -> bool:
+def is_position(value: Any) -> bool:
+    """A GeoJSON position: [longitude, latitude] or with an altitude, numbers (not bools)."""
     if not isinstance(value, list) or not 2 <= len(value) <= 3:
         return False
     for c in value:  # noqa: SIM110 (a loop, not all(<generator>): runs for every position)
@@ -94,7 +95,7 @@ _NUMBER = (int, float)
 
 
 def _ring(value: Any, closed: bool) -> bool:
-    if not isinstance(value, list) or not all(_position(p) for p in value):
+    if not isinstance(value, list) or not all(is_position(p) for p in value):
         return False
     if closed:
         return len(value) >= 4 and value[0] == value[-1]
@@ -120,8 +121,8 @@ def geometry_problem(value: Any) -> str | None:
 
 #: Geometry type -> whether its ``coordinates`` have the shape RFC 7946 gives it.
 _COORDINATES_OK: dict[str, Callable[[Any], bool]] = {
-    "Point": _position,
-    "MultiPoint": lambda c: isinstance(c, list) and all(_position(p) for p in c),
+    "Point": is_position,
+    "MultiPoint": lambda c: isinstance(c, list) and all(is_position(p) for p in c),
     "LineString": lambda c: _ring(c, closed=False),
     "MultiLineString": lambda c: isinstance(c, list) and all(_ring(r, False) for r in c),
     "Polygon": lambda c: isinstance(c, list) and len(c) >= 1 and all(_ring(r, True) for r in c),
@@ -133,7 +134,7 @@ _COORDINATES_OK: dict[str, Callable[[Any], bool]] = {
 
 
 def _positions(coords: Any) -> list[list[float]]:
-    if _position(coords):
+    if is_position(coords):
         return [coords]
     out: list[list[float]] = []
     for c in coords:

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import orjson
 
+from context_broker.ngsild.attributes import is_position
 from mims_shared.errors import BadRequestData
 
 #: The default geoproperty (4.10: ``geoproperty`` defaults to ``location``), expanded.
@@ -177,11 +178,7 @@ def _bad_coords(kind: str, why: str) -> BadRequestData:
 
 
 def _position(raw: Any, kind: str) -> Pt:
-    if not (
-        isinstance(raw, list)
-        and 2 <= len(raw) <= 3
-        and all(isinstance(c, int | float) and not isinstance(c, bool) for c in raw)
-    ):
+    if not is_position(raw):
         raise _bad_coords(kind, f"a position must be [longitude, latitude], got {_short(raw)}")
     lon, lat = float(raw[0]), float(raw[1])
     if not (math.isfinite(lon) and math.isfinite(lat)):
@@ -762,24 +759,8 @@ def geo_box_of(attrs: dict[str, Any]) -> str | None:
         and value.get("type") == "Point"
         and location.get("type") == "GeoProperty"
     ):  # the usual location: its box is the point (as _geometry_box finds, without a Geometry)
-        c: Any = value.get("coordinates")
-        # The checks of _position, inline (a bool is not a coordinate; NaN fails the ranges).
-        if c.__class__ is list and 2 <= len(c) <= 3:
-            lon, lat = c[0], c[1]
-            if (
-                isinstance(lon, int | float)
-                and isinstance(lat, int | float)
-                and lon.__class__ is not bool
-                and lat.__class__ is not bool
-                and -180.0 <= lon <= 180.0
-                and -90.0 <= lat <= 90.0
-            ):
-                x0, x1 = float(lon) - _PAD, float(lon) + _PAD
-                y0, y1 = float(lat) - _PAD, float(lat) + _PAD
-                if x0 >= -180.0 and x1 <= 180.0 and y0 >= -90.0 and y1 <= 90.0:
-                    return f"({x0!r},{y0!r}),({x1!r},{y1!r})"
         try:
-            point = _position(c, "Point")
+            point = _position(value.get("coordinates"), "Point")
         except BadRequestData:
             return None
         lon, lat = float(point[0]), float(point[1])
