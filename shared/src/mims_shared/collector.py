@@ -32,6 +32,9 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+#: Bodies from this size (bytes) are parsed, and their requests served, with the collector
+#: off: web/body.py (the parse) and web/middleware.py (the request, by Content-Length).
+LARGE_BODY = 64 * 1024
 #: Young-generation count past which a request that ends collects even while paused.
 SAFETY_VALVE = 200_000
 

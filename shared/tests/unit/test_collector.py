@@ -93,7 +93,8 @@ def test_past_the_safety_valve_a_request_that_ends_collects_even_while_paused(
 
 
 async def test_the_middleware_pauses_the_collector_for_large_bodies_only() -> None:
-    from mims_shared.web.middleware import LARGE_REQUEST, LargeBodyCollectorPause
+    from mims_shared.collector import LARGE_BODY
+    from mims_shared.web.middleware import LargeBodyCollectorPause
 
     seen: list[bool] = []
 
@@ -107,7 +108,7 @@ async def test_the_middleware_pauses_the_collector_for_large_bodies_only() -> No
         return None
 
     pause = LargeBodyCollectorPause(app)
-    for length in (LARGE_REQUEST, LARGE_REQUEST - 1):
+    for length in (LARGE_BODY, LARGE_BODY - 1):
         headers = [(b"content-length", str(length).encode())]
         await pause({"type": "http", "headers": headers}, nothing, ignore)
     await pause({"type": "http", "headers": [(b"content-length", b"x")]}, nothing, ignore)

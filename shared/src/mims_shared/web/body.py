@@ -14,10 +14,7 @@ from fastapi import Depends
 from starlette.requests import Request
 
 from mims_shared import errors as e
-from mims_shared.collector import collector_paused
-
-#: Bodies from this size up are parsed with the cyclic collector paused (collector.py).
-LARGE_BODY = 64 * 1024
+from mims_shared.collector import LARGE_BODY, collector_paused
 
 
 def media_type_of(content_type: str | None) -> str | None:

@@ -11,7 +11,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mims_shared.collector import request_ended, request_started
+from mims_shared.collector import LARGE_BODY, request_ended, request_started
 from mims_shared.logs import access_log, request_id_var
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
@@ -104,15 +104,11 @@ class StripTrailingSlashMiddleware:
         await self.app(scope, receive, send)
 
 
-#: Bodies from this size (``Content-Length``, bytes) are parsed and processed with the
-#: cyclic collector off for the whole request (mims_shared/collector.py).
-LARGE_REQUEST = 64 * 1024
-
-
 class LargeBodyCollectorPause:
-    """The cyclic collector stays off while a request with a large body is served, and
-    until its objects are freed: no collection walks a batch's hundred thousand objects
-    (mims_shared/collector.py). Outermost, so the whole request is inside."""
+    """The cyclic collector stays off while a request with a large body (``Content-Length``
+    at least ``LARGE_BODY``) is served, and until its objects are freed: no collection
+    walks a batch's hundred thousand objects (mims_shared/collector.py). Outermost, so the
+    whole request is inside."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -131,5 +127,5 @@ class LargeBodyCollectorPause:
 def _large(scope: Scope) -> bool:
     for key, value in scope["headers"]:
         if key == b"content-length":
-            return value.isdigit() and int(value) >= LARGE_REQUEST
+            return value.isdigit() and int(value) >= LARGE_BODY
     return False
