@@ -26,14 +26,15 @@ async def create(client: httpx.AsyncClient, body: dict[str, Any]) -> None:
     assert resp.status_code == 201, resp.text
 
 
+def unique_ids(*kinds: str) -> tuple[str, ...]:
+    """One new entity id per ``kinds`` entry ("Type" or "Type:prefix"), sharing one tag."""
+    tag = uuid.uuid4().hex
+    return tuple(f"urn:ngsi-ld:{k}{tag}" if ":" in k else f"urn:ngsi-ld:{k}:{tag}" for k in kinds)
+
+
 async def world(client: httpx.AsyncClient) -> tuple[str, str, str]:
     """A building located in a city, itself in a country (unique ids)."""
-    tag = uuid.uuid4().hex
-    building, city, country = (
-        f"urn:ngsi-ld:Building:{tag}",
-        f"urn:ngsi-ld:City:{tag}",
-        f"urn:ngsi-ld:Country:{tag}",
-    )
+    building, city, country = unique_ids("Building", "City", "Country")
     await create(client, {"id": country, "type": "Country", "name": prop("France")})
     await create(
         client,
@@ -263,12 +264,7 @@ async def test_inline_simplified_multi_relationship_embeds_each_dataset(
 ) -> None:
     """keyValues of a multi-attribute is a dataset map (4.5.4); the join replaces each
     target id in it by the entity, and flat finds the targets of every instance."""
-    tag = uuid.uuid4().hex
-    building, paris, lyon = (
-        f"urn:ngsi-ld:Building:{tag}",
-        f"urn:ngsi-ld:City:p{tag}",
-        f"urn:ngsi-ld:City:l{tag}",
-    )
+    building, paris, lyon = unique_ids("Building", "City:p", "City:l")
     await create(client, {"id": paris, "type": "City", "name": prop("Paris")})
     await create(client, {"id": lyon, "type": "City", "name": prop("Lyon")})
     located = [rel(paris), {**rel(lyon), "datasetId": "urn:ngsi-ld:Dataset:second"}]
