@@ -242,3 +242,28 @@ async def test_an_out_of_date_history_entity_is_put_right(db: asyncpg.Connection
     assert written_rows == found_rows and len(written_rows) == 1
     assert written_entity == found_entity
     assert written_entity is not None and written_entity[0] == ["T"] and written_entity[3] is None
+
+
+async def test_the_trigger_compares_implicit_stamps(db: asyncpg.Connection) -> None:
+    """Rows whose instances leave their stamps to ``stamped`` (migration 0014): the trigger
+    compares the instances with them. The same values written again at a later stamp are
+    recorded as the explicit rows would be; the same row written again is not."""
+    bare = {k: v for k, v in BASE.items() if k != E + "lanes"}
+    plain = {
+        k: {m: x for m, x in v.items() if m not in ("createdAt", "modifiedAt")}
+        for k, v in bare.items()
+    }
+    results = []
+    for later in ("2026-01-01T00:00:00Z", "2026-01-01T01:00:00.123Z"):
+        eid = f"urn:ngsi-ld:T:implicit-{uuid.uuid4().hex[:8]}"
+        first = StoredEntity(
+            eid, ["T"], orjson.loads(orjson.dumps(plain)), None, T0, T0, "2026-01-01T00:00:00Z"
+        )
+        assert await repository.insert(db, "h", first)
+        version = await db.fetchval("SELECT xmin FROM entity WHERE tenant = 'h' AND id = $1", eid)
+        again = StoredEntity(eid, ["T"], orjson.loads(orjson.dumps(plain)), None, T0, LATER, later)
+        assert await repository.save_if(db, "h", again, int(version))
+        rows, _ = await recorded(db, eid)
+        results.append(sorted(r[0] for r in rows))
+    assert results[0] == []
+    assert results[1] == sorted(bare)

@@ -15,22 +15,24 @@ from typing import Any
 import asyncpg
 import orjson
 
-from context_broker.entities.repository import StoredEntity
+from context_broker.entities.repository import StoredEntity, stamped_attrs
 from context_broker.ngsild.geo import geo_box_of
 
 # The parts every statement shares: $1 tenant, $2-$5 the rows, $6 the time of the batch,
-# $7 the index box of each row's location (ngsild/geo.py geo_box_of), as text.
+# $7 the index box of each row's location (ngsild/geo.py geo_box_of), as text, $8 the
+# stamps of the instances without their own (StoredEntity.stamped).
 # Constant SQL, every value bound.
 _INSERT_ROWS = """
-INSERT INTO entity (tenant, id, types, attrs, scopes, created_at, modified_at, geo_box)
+INSERT INTO entity (tenant, id, types, attrs, scopes, created_at, modified_at, geo_box,
+                    stamped)
 SELECT $1, r.id,
        ARRAY(SELECT jsonb_array_elements_text(r.types::jsonb)),
        r.attrs::jsonb,
        CASE WHEN r.scopes IS NULL THEN NULL
             ELSE ARRAY(SELECT jsonb_array_elements_text(r.scopes::jsonb)) END,
-       $6, $6, r.geo::box
-FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $7::text[])
-     AS r(id, types, attrs, scopes, geo)
+       $6, $6, r.geo::box, r.stamped
+FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $7::text[], $8::text[])
+     AS r(id, types, attrs, scopes, geo, stamped)
 """
 _INSERT = (
     _INSERT_ROWS
@@ -42,7 +44,7 @@ _UPSERT = (
     _INSERT_ROWS
     + """ON CONFLICT (tenant, id) DO UPDATE SET
     types = EXCLUDED.types, attrs = EXCLUDED.attrs, scopes = EXCLUDED.scopes,
-    modified_at = EXCLUDED.modified_at, geo_box = EXCLUDED.geo_box
+    modified_at = EXCLUDED.modified_at, geo_box = EXCLUDED.geo_box, stamped = EXCLUDED.stamped
 RETURNING id, (xmax = 0) AS created
 """
 )
@@ -53,13 +55,14 @@ UPDATE entity AS e SET
     scopes = CASE WHEN r.scopes IS NULL THEN NULL
                   ELSE ARRAY(SELECT jsonb_array_elements_text(r.scopes::jsonb)) END,
     modified_at = $6,
-    geo_box = r.geo::box
-FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $7::text[])
-     AS r(id, types, attrs, scopes, geo)
+    geo_box = r.geo::box,
+    stamped = r.stamped
+FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $7::text[], $8::text[])
+     AS r(id, types, attrs, scopes, geo, stamped)
 WHERE e.tenant = $1 AND e.id = r.id
 """
 _LOCK = """
-SELECT id, types, attrs, scopes, created_at, modified_at FROM entity
+SELECT id, types, attrs, scopes, created_at, modified_at, stamped FROM entity
 WHERE tenant = $1 AND id = ANY($2::text[])
 ORDER BY id
 FOR UPDATE
@@ -68,27 +71,30 @@ _DELETE = "DELETE FROM entity WHERE tenant = $1 AND id = ANY($2::text[]) RETURNI
 
 
 def _rows(entities: Iterable[StoredEntity], now: Any) -> tuple[Any, ...]:
-    """The bound parameters $2-$7 of a statement."""
-    ids, types, attrs, scopes, geos = _columns(entities)
-    return ids, types, attrs, scopes, now, geos
+    """The bound parameters $2-$8 of a statement."""
+    ids, types, attrs, scopes, geos, stamps = _columns(entities)
+    return ids, types, attrs, scopes, now, geos, stamps
 
 
 def _columns(
     entities: Iterable[StoredEntity],
-) -> tuple[list[str], list[str], list[str], list[str | None], list[str | None]]:
-    """The rows as parallel arrays, in id order: ids, types, attrs, scopes, geo boxes."""
+) -> tuple[list[str], list[str], list[str], list[str | None], list[str | None], list[str | None]]:
+    """The rows as parallel arrays, in id order: ids, types, attrs, scopes, geo boxes,
+    stamps."""
     ids: list[str] = []
     types: list[str] = []
     attrs: list[str] = []
     scopes: list[str | None] = []
     geos: list[str | None] = []
+    stamps: list[str | None] = []
     for e in sorted(entities, key=lambda e: e.id):
         ids.append(e.id)
         types.append(orjson.dumps(e.types).decode())
         attrs.append(orjson.dumps(e.attrs).decode())
         scopes.append(None if e.scopes is None else orjson.dumps(e.scopes).decode())
         geos.append(geo_box_of(e.attrs))
-    return ids, types, attrs, scopes, geos
+        stamps.append(e.stamped)
+    return ids, types, attrs, scopes, geos, stamps
 
 
 async def insert_new(
@@ -118,7 +124,12 @@ async def lock(conn: asyncpg.Connection, tenant: str, ids: list[str]) -> dict[st
     rows = await conn.fetch(_LOCK, tenant, sorted(set(ids)))
     return {
         r["id"]: StoredEntity(
-            r["id"], list(r["types"]), r["attrs"], r["scopes"], r["created_at"], r["modified_at"]
+            r["id"],
+            list(r["types"]),
+            stamped_attrs(r["attrs"], r["stamped"]),
+            r["scopes"],
+            r["created_at"],
+            r["modified_at"],
         )
         for r in rows
     }

@@ -162,7 +162,13 @@ class Staleness:
 
 def _copy(e: StoredEntity) -> StoredEntity:
     return StoredEntity(
-        e.id, list(e.types), copy.deepcopy(e.attrs), e.scopes, e.created_at, e.modified_at
+        e.id,
+        list(e.types),
+        copy.deepcopy(e.attrs),
+        e.scopes,
+        e.created_at,
+        e.modified_at,
+        e.stamped,
     )
 
 
@@ -250,9 +256,11 @@ class BatchService:
         run: _Run,
         *,
         checked: bool = True,
+        whole: bool = True,
     ) -> list[tuple[int, StoredEntity]]:
         """Each entity built as Create Entity builds it (5.6.1); failures go to ``run``.
-        ``checked``: also checked against its data model (MIM2) as it is built."""
+        ``checked``: also checked against its data model (MIM2) as it is built; ``whole``:
+        each is stored as it is built (its stamps implicit), not merged into a stored one."""
         built: list[tuple[int, StoredEntity]] = []
         check = await self.entities.checker(tenant) if checked else None
         contexts = await self._contexts(items, link)
@@ -261,7 +269,9 @@ class BatchService:
                 try:
                     if isinstance(ctx, DomainError):
                         raise ctx
-                    e = self.entities.build(item, ctx, context_in_body=link is None, now=now)
+                    e = self.entities.build(
+                        item, ctx, context_in_body=link is None, now=now, implicit=whole
+                    )
                     if check is not None:
                         check(e)
                 except DomainError as exc:
@@ -329,7 +339,9 @@ class BatchService:
         now, run = _now(), _Run()
         # An update appends to what is stored: the data model is checked on the result, as
         # Append Attributes does (a partial entity may lack what the model requires).
-        built = await self._built(tenant, items, link, now, run, checked=not update)
+        built = await self._built(
+            tenant, items, link, now, run, checked=not update, whole=not update
+        )
         refused: dict[str, DomainError] = {}
 
         async def replace() -> dict[str, bool]:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
-from context_broker.entities.repository import StoredEntity
+from context_broker.entities.repository import StoredEntity, stamped_attrs
 
 
 async def modes(conn: asyncpg.Connection, tenant: str) -> dict[str, str]:
@@ -37,7 +37,7 @@ async def entities_of_type(
     """Every entity of the type in the tenant, read by a cursor in pages (constant memory);
     ``conn`` must be in a transaction."""
     cursor = conn.cursor(
-        "SELECT id, types, attrs, scopes, created_at, modified_at FROM entity "
+        "SELECT id, types, attrs, scopes, created_at, modified_at, stamped FROM entity "
         "WHERE tenant = $1 AND types @> $2::text[] ORDER BY id",
         tenant,
         [type_iri],
@@ -45,5 +45,10 @@ async def entities_of_type(
     )
     async for r in cursor:
         yield StoredEntity(
-            r["id"], list(r["types"]), r["attrs"], r["scopes"], r["created_at"], r["modified_at"]
+            r["id"],
+            list(r["types"]),
+            stamped_attrs(r["attrs"], r["stamped"]),
+            r["scopes"],
+            r["created_at"],
+            r["modified_at"],
         )

@@ -14,32 +14,34 @@ from typing import Any
 import asyncpg
 
 from context_broker.entities.indexed import SENTINEL, Keyed
+from context_broker.ngsild.attributes import fill_stamps
 from context_broker.ngsild.geo import LOCATION, geo_box_of
 from context_broker.ngsild.selectors import AnyOf, Atom, Selector
 from mims_shared.db import jsonb
 from mims_shared.errors import BadRequestData
 
-_COLUMNS = "id, types, attrs, scopes, created_at, modified_at"
+_COLUMNS = "id, types, attrs, scopes, created_at, modified_at, stamped"
 # geo_box: the index box of the default location (ngsild/geo.py geo_box_of), on every write.
+# stamped: the stamps of the instances that have none of their own (StoredEntity.stamped).
 _INSERT = (
-    "INSERT INTO entity (tenant, id, types, attrs, scopes, created_at, modified_at, geo_box) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $6, $7::text::box) "
+    "INSERT INTO entity (tenant, id, types, attrs, scopes, created_at, modified_at, geo_box, "
+    "stamped) VALUES ($1, $2, $3, $4, $5, $6, $6, $7::text::box, $8) "
     "ON CONFLICT (tenant, id) DO NOTHING RETURNING 1"
 )
 _GET = f"SELECT {_COLUMNS} FROM entity WHERE tenant = $1 AND id = $2"  # noqa: S608 - constant
 _GET_FOR_UPDATE = _GET + " FOR UPDATE"
 _SAVE = (
     "UPDATE entity SET types = $3, attrs = $4, scopes = $5, modified_at = $6, "
-    "geo_box = $7::text::box WHERE tenant = $1 AND id = $2"
+    "geo_box = $7::text::box, stamped = $8 WHERE tenant = $1 AND id = $2"
 )
 _DELETE = "DELETE FROM entity WHERE tenant = $1 AND id = $2 RETURNING 1"
 # Optimistic read-modify-write: the row's version (xmin changes with every update) is read
 # with it, and the update only applies if it is still the same.
 _GET_VERSIONED = f"SELECT {_COLUMNS}, xmin FROM entity WHERE tenant = $1 AND id = $2"  # noqa: S608
 _GET_VERSIONED_FOR_UPDATE = _GET_VERSIONED + " FOR UPDATE"
-_SAVE_IF = _SAVE + " AND xmin = $8 RETURNING 1"
+_SAVE_IF = _SAVE + " AND xmin = $9 RETURNING 1"
 # The same, recording the history of the update in the statement (ngsild/history.py
-# ``told``: the rows, $9), and telling the history trigger so (migrations/0012: the setting
+# ``told``: the rows, $10), and telling the history trigger so (migrations/0012: the setting
 # is made before the statement ends, when the trigger runs): it records nothing more. The
 # key of the entity's history is read once, or made (or its history entity put right) when
 # it has none that matches; nothing is recorded when the update changed no row or the
@@ -47,8 +49,8 @@ _SAVE_IF = _SAVE + " AND xmin = $8 RETURNING 1"
 _SAVE_IF_RECORDED = """
 WITH u AS (
     UPDATE entity SET types = $3, attrs = $4, scopes = $5, modified_at = $6,
-                      geo_box = $7::text::box
-    WHERE tenant = $1 AND id = $2 AND xmin = $8 RETURNING 1
+                      geo_box = $7::text::box, stamped = $8
+    WHERE tenant = $1 AND id = $2 AND xmin = $9 RETURNING 1
 ), k AS (
     SELECT coalesce(
                (SELECT t.key FROM temporal_entity t
@@ -62,7 +64,7 @@ WITH u AS (
     SELECT k.key, c.attr, c.ds, coalesce(c.observed, $6), c.observed, $6, $6,
            CASE WHEN c.gone THEN $6 END, c.num,
            CASE WHEN c.gone THEN history_deletion(c.inst, $6) ELSE c.inst END
-    FROM k CROSS JOIN jsonb_to_recordset($9::jsonb)
+    FROM k CROSS JOIN jsonb_to_recordset($10::jsonb)
         AS c(attr text, ds text, observed timestamptz, num float8, gone boolean, inst jsonb)
 )
 SELECT count(*), set_config('mims.history_changes', 'recorded', true) FROM u
@@ -71,19 +73,30 @@ SELECT count(*), set_config('mims.history_changes', 'recorded', true) FROM u
 
 @dataclass(slots=True)
 class StoredEntity:
+    """An entity as stored. ``stamped``: the createdAt and modifiedAt of every instance of
+    ``attrs`` that has none of its own (an entity built by a whole write leaves them out:
+    migrations/0014_implicit_stamps.sql); None when every instance has its own, as every
+    entity read from the database has (:func:`stamped_attrs`)."""
+
     id: str
     types: list[str]
     attrs: dict[str, Any]
     scopes: list[str] | None
     created_at: Any
     modified_at: Any
+    stamped: str | None = None
+
+
+def stamped_attrs(attrs: dict[str, Any], stamped: str | None) -> dict[str, Any]:
+    """The attributes of a row with every stamp in place (the row's ``stamped`` filled in)."""
+    return attrs if stamped is None else fill_stamps(attrs, stamped)
 
 
 def _entity(row: asyncpg.Record) -> StoredEntity:
     return StoredEntity(
         row["id"],
         list(row["types"]),
-        row["attrs"],
+        stamped_attrs(row["attrs"], row["stamped"]),
         row["scopes"],
         row["created_at"],
         row["modified_at"],
@@ -93,7 +106,15 @@ def _entity(row: asyncpg.Record) -> StoredEntity:
 async def insert(conn: asyncpg.Connection, tenant: str, e: StoredEntity) -> bool:
     """True when created, False when an entity with this id exists in the tenant."""
     done = await conn.fetchval(
-        _INSERT, tenant, e.id, e.types, jsonb(e.attrs), e.scopes, e.created_at, geo_box_of(e.attrs)
+        _INSERT,
+        tenant,
+        e.id,
+        e.types,
+        jsonb(e.attrs),
+        e.scopes,
+        e.created_at,
+        geo_box_of(e.attrs),
+        e.stamped,
     )
     return done is not None
 
@@ -106,9 +127,22 @@ async def get(
 
 
 async def save(conn: asyncpg.Connection, tenant: str, e: StoredEntity) -> None:
-    await conn.execute(
-        _SAVE, tenant, e.id, e.types, jsonb(e.attrs), e.scopes, e.modified_at, geo_box_of(e.attrs)
-    )
+    await conn.execute(_SAVE, *_saved(tenant, e))
+
+
+def _saved(tenant: str, e: StoredEntity) -> list[Any]:
+    """The parameters $1-$8 of an update of ``e``."""
+    attrs = e.attrs
+    return [
+        tenant,
+        e.id,
+        e.types,
+        jsonb(attrs),
+        e.scopes,
+        e.modified_at,
+        geo_box_of(attrs),
+        e.stamped,
+    ]
 
 
 async def get_versioned(
@@ -131,7 +165,7 @@ async def save_if(
     """Save ``e`` if its row is still at ``version``; False when another write came first.
     ``history``: the history rows of the update (ngsild/history.py ``told``), recorded with
     it; without, the history trigger finds them."""
-    args = [tenant, e.id, e.types, jsonb(e.attrs), e.scopes, e.modified_at, geo_box_of(e.attrs)]
+    args = _saved(tenant, e)
     if history is None:
         return await conn.fetchval(_SAVE_IF, *args, version) is not None
     return bool(await conn.fetchval(_SAVE_IF_RECORDED, *args, version, history))
@@ -139,6 +173,10 @@ async def save_if(
 
 async def delete(conn: asyncpg.Connection, tenant: str, eid: str) -> bool:
     return await conn.fetchval(_DELETE, tenant, eid) is not None
+
+
+# The attributes with every stamp in place (migrations/0014_implicit_stamps.sql).
+_STAMPED_ATTRS = "entity_attrs_stamped(attrs, stamped)"
 
 
 @dataclass(slots=True)
@@ -157,6 +195,14 @@ class Filter:
     visible: frozenset[str] | None = None
     #: An equality term of ``q`` on a declared attribute (entities/indexed.py).
     keyed: KeyedFilter | None = None
+    #: ``q`` reads instances' createdAt or modifiedAt (ngsild/query.py reads_stamps): it is
+    #: tested on the attributes with every stamp in place, not on the stored document.
+    q_stamps: bool = False
+
+    @property
+    def q_doc(self) -> str:
+        """What ``q`` is tested on (SQL; constant)."""
+        return _STAMPED_ATTRS if self.q_stamps else "attrs"
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +278,7 @@ def _where(f: Filter) -> tuple[str, list[Any]]:
     if f.any_attrs:
         clauses.append(f"attrs ?| {arg(f.any_attrs)}::text[]")
     if f.q_path:
-        clauses.append(f"attrs @? {arg(f.q_path)}::jsonpath")
+        clauses.append(f"{f.q_doc} @? {arg(f.q_path)}::jsonpath")
     return " AND ".join(clauses), args
 
 
@@ -286,7 +332,7 @@ async def _ordered_scan(
 
     # The outer filter stops at the page's last match.
     sql = (
-        f"SELECT {_COLUMNS} FROM {walk(f'${n + 2}')} c WHERE attrs @? ${n + 1}::jsonpath "  # noqa: S608
+        f"SELECT {_COLUMNS} FROM {walk(f'${n + 2}')} c WHERE {f.q_doc} @? ${n + 1}::jsonpath "  # noqa: S608
         f"ORDER BY id OFFSET ${n + 3} LIMIT ${n + 4}"
     )
     count = max(ORDERED_SCAN_BUDGET, 8 * (offset + limit))
@@ -333,14 +379,14 @@ def _keyed_branches(f: Filter, end: int | None) -> tuple[list[str], list[Any]]:
     q = arg(f.q_path)
     # The index's predicate too, so that the planner may use it (true of every match).
     alone = f"{base} AND types = {typ}::text[] AND {k.attr.present}"
-    rest = f" AND attrs @? {arg(k.rest_path)}::jsonpath" if k.rest_path else ""
+    rest = f" AND {f.q_doc} @? {arg(k.rest_path)}::jsonpath" if k.rest_path else ""
     tail = "" if end is None else f" ORDER BY id LIMIT {arg(end)}"
     cols = "1" if end is None else _COLUMNS
     # Constant fragments only: the key is built from the configured IRI (a quoted literal,
     # entities/indexed.py), every value of the request is bound.
     wheres = [f"{alone} AND {k.attr.key} = {arg(v)}::jsonb{rest}" for v in k.values]
-    wheres.append(f"{alone} AND {k.attr.key} = {SENTINEL} AND attrs @? {q}::jsonpath")
-    wheres.append(f"{_several_types(base, typ)} AND attrs @? {q}::jsonpath")
+    wheres.append(f"{alone} AND {k.attr.key} = {SENTINEL} AND {f.q_doc} @? {q}::jsonpath")
+    wheres.append(f"{_several_types(base, typ)} AND {f.q_doc} @? {q}::jsonpath")
     selects = [f"(SELECT {cols} FROM entity WHERE {w}{tail})" for w in wheres]  # noqa: S608
     return selects, args
 

@@ -29,7 +29,7 @@ from context_broker.ngsild.entity import CORE_MEMBERS, parse_entity
 from context_broker.ngsild.geo import LOCATION, GeoQuery, matches, parse_geo_query, query_box
 from context_broker.ngsild.ids import is_uri, is_valid_name
 from context_broker.ngsild.jsonld import CompiledContext, compact_entity_keys
-from context_broker.ngsild.query import parse_q, q_to_jsonpath
+from context_broker.ngsild.query import parse_q, q_to_jsonpath, reads_stamps
 from context_broker.ngsild.representation import Format, ProjectionTree, apply_language, render
 from context_broker.ngsild.selectors import Atom, is_scope_pattern, map_atoms, parse_selector
 from context_broker.ngsild.visibility import refuse_hidden, visible
@@ -173,8 +173,17 @@ class EntityService:
 
     # --- shaping -------------------------------------------------------------------------
     def _expand_attrs(
-        self, eid: str, attrs: dict[str, Any], ctx: CompiledContext, now: str
+        self,
+        eid: str,
+        attrs: dict[str, Any],
+        ctx: CompiledContext,
+        now: str,
+        *,
+        implicit: bool = False,
     ) -> dict[str, Any]:
+        """The attributes of a body checked, expanded and stamped with ``now``; with
+        ``implicit`` (a whole write), instances without sub-attributes are left without
+        their stamps, which the entity's ``stamped`` then gives (ngsild/attributes.py)."""
         out: dict[str, Any] = {}
 
         def finish(inst: dict[str, Any]) -> dict[str, Any]:  # sub-attributes or vocab
@@ -184,7 +193,9 @@ class EntityService:
             iri = expand_name(ctx, name)
             if iri in out:
                 raise BadRequestData(f"Entity {eid} names attribute {name} twice")
-            out[iri] = stored(instances_from(eid, name, raw, now=now, finish=finish))
+            out[iri] = stored(
+                instances_from(eid, name, raw, now=now, implicit=implicit, finish=finish)
+            )
         return out
 
     def _expand_instance(self, inst: dict[str, Any], ctx: CompiledContext) -> dict[str, Any]:
@@ -207,14 +218,22 @@ class EntityService:
         return out
 
     def _build(
-        self, body: Any, ctx: CompiledContext, *, context_in_body: bool, now: datetime
+        self,
+        body: Any,
+        ctx: CompiledContext,
+        *,
+        context_in_body: bool,
+        now: datetime,
+        implicit: bool = True,
     ) -> StoredEntity:
+        """The entity of a body, for a whole write (stored as it is): its instances' stamps
+        are implicit (the entity's ``stamped``) unless ``implicit`` is False."""
         entity = parse_entity(body, context_in_body=context_in_body)
         stamp_ = _iso(now)
         types = list(dict.fromkeys(expand_name(ctx, t) for t in entity.types))
-        attrs = self._expand_attrs(entity.id, entity.attrs, ctx, stamp_)
+        attrs = self._expand_attrs(entity.id, entity.attrs, ctx, stamp_, implicit=implicit)
         scopes = parse_scopes(body.get("scope"))
-        return StoredEntity(entity.id, types, attrs, scopes, now, now)
+        return StoredEntity(entity.id, types, attrs, scopes, now, now, stamp_ if implicit else None)
 
     def _view(self, e: StoredEntity, ctx: CompiledContext, view: View) -> dict[str, Any]:
         attrs = e.attrs
@@ -502,7 +521,7 @@ class EntityService:
             raise BadRequestData(f"The body's id {new.id} is not {eid}")
 
         def change(e: StoredEntity) -> None:
-            e.types, e.attrs, e.scopes = new.types, new.attrs, new.scopes
+            e.types, e.attrs, e.scopes, e.stamped = new.types, new.attrs, new.scopes, new.stamped
 
         await self._modify(tenant, eid, change)
 
@@ -605,6 +624,7 @@ class EntityService:
             types=expanded_types,
             any_attrs=[expand_name(ctx, a) for a in attrs] if attrs else None,
             q_path=q_to_jsonpath(expr, ctx.expand) if expr is not None else None,
+            q_stamps=expr is not None and reads_stamps(expr),
             keyed=keyed,
             type_selector=type_selector,
             scope_selector=parse_selector(scope_q, "scopeQ", is_scope_pattern)
@@ -721,10 +741,18 @@ class EntityService:
 
     # --- building blocks of the batch operations (batch/service.py): same behaviour ---------
     def build(
-        self, body: Any, ctx: CompiledContext, *, context_in_body: bool, now: datetime
+        self,
+        body: Any,
+        ctx: CompiledContext,
+        *,
+        context_in_body: bool,
+        now: datetime,
+        implicit: bool = True,
     ) -> StoredEntity:
-        """The entity a Create Entity body describes, checked whole and expanded."""
-        return self._build(body, ctx, context_in_body=context_in_body, now=now)
+        """The entity a Create Entity body describes, checked whole and expanded; with
+        ``implicit``, to be stored as it is (its stamps left to ``stamped``), else with
+        every stamp (to be merged into a stored entity)."""
+        return self._build(body, ctx, context_in_body=context_in_body, now=now, implicit=implicit)
 
     def written(
         self, eid: str, body: dict[str, Any], ctx: CompiledContext, now: str

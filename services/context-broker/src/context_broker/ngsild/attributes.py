@@ -160,13 +160,16 @@ def instance_from(
     *,
     depth: int = 0,
     now: str | None = None,
+    implicit: bool = False,
     finish: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One attribute instance in normalized form, from normalized or concise input.
 
     Sub-attributes are checked the same way (their names are not expanded here). With
-    ``now``, the instance and its sub-attributes are stamped as :func:`stamp` does; with
-    ``finish``, an instance that holds sub-attributes or has a ``vocab`` (the ones with
+    ``now``, the instance and its sub-attributes are stamped as :func:`stamp` does, but
+    with ``implicit`` an instance without sub-attributes is left without its stamps, whose
+    value is then ``now`` (:func:`fill_stamps`; the whole writes of entities/service.py);
+    with ``finish``, an instance that holds sub-attributes or has a ``vocab`` (the ones with
     names or terms to expand) is passed through it: one walk of the instance, where a
     check, a stamp and an expansion each looked at its members again.
     """
@@ -231,11 +234,14 @@ def instance_from(
     if not _SYSTEM.isdisjoint(inst):
         for system in SYSTEM_MEMBERS:
             inst.pop(system, None)
+    if inst.keys() <= INSTANCE_MEMBERS:  # no sub-attribute (most instances): nothing to walk
+        if now is not None and not implicit:
+            inst["createdAt"] = now
+            inst["modifiedAt"] = now
+        return inst if finish is None or "vocab" not in inst else finish(inst)
     if now is not None:
         inst["createdAt"] = now
         inst["modifiedAt"] = now
-    if inst.keys() <= INSTANCE_MEMBERS:  # no sub-attribute (most instances): nothing to walk
-        return inst if finish is None or "vocab" not in inst else finish(inst)
     for key in list(inst):
         if key in INSTANCE_MEMBERS:
             continue
@@ -251,11 +257,12 @@ def instances_from(
     raw: Any,
     *,
     now: str | None = None,
+    implicit: bool = False,
     finish: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """All instances of an attribute (an array is a multi-attribute, 4.5.5); at most one
-    instance per ``datasetId`` (the default instance has none). ``now`` and ``finish``: as
-    :func:`instance_from`."""
+    instance per ``datasetId`` (the default instance has none). ``now``, ``implicit`` and
+    ``finish``: as :func:`instance_from`."""
     items = (
         raw
         if isinstance(raw, list)
@@ -265,11 +272,11 @@ def instances_from(
         else [raw]
     )
     if items is not raw:  # one instance: no datasetId can repeat
-        return [instance_from(entity_id, name, raw, now=now, finish=finish)]
+        return [instance_from(entity_id, name, raw, now=now, implicit=implicit, finish=finish)]
     out: list[dict[str, Any]] = []
     seen: set[str | None] = set()
     for item in items:
-        inst = instance_from(entity_id, name, item, now=now, finish=finish)
+        inst = instance_from(entity_id, name, item, now=now, implicit=implicit, finish=finish)
         ds = inst.get("datasetId")
         if ds in seen:
             which = f"datasetId {ds}" if ds else "the default instance (no datasetId)"
@@ -289,6 +296,23 @@ def stamp(inst: dict[str, Any], now: str, created: str | None = None) -> dict[st
         if key not in INSTANCE_MEMBERS and isinstance(value, dict):
             stamp(value, now, created)
     return inst
+
+
+def fill_stamps(attrs: dict[str, Any], stamped: str) -> dict[str, Any]:
+    """Give every instance of ``attrs`` that has no stamps of its own ``stamped`` as its
+    createdAt and modifiedAt, in place (as read from a row whose ``stamped`` is set:
+    migrations/0014_implicit_stamps.sql). Only instances without sub-attributes are ever
+    stored without them, so their sub-attributes need no walk."""
+    for value in attrs.values():
+        if value.__class__ is list:
+            for inst in value:
+                if "modifiedAt" not in inst:
+                    inst["createdAt"] = stamped
+                    inst["modifiedAt"] = stamped
+        elif "modifiedAt" not in value:
+            value["createdAt"] = stamped
+            value["modifiedAt"] = stamped
+    return attrs
 
 
 def stored(instances: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, Any]]:

@@ -146,6 +146,19 @@ class Or:
 QExpr = Exists | Compare | Pattern | And | Or
 
 
+#: The system members of an instance that a stored document may leave implicit
+#: (migrations/0014_implicit_stamps.sql).
+STAMP_MEMBERS = frozenset({"createdAt", "modifiedAt"})
+
+
+def reads_stamps(expr: QExpr) -> bool:
+    """Whether ``q`` reads an instance's createdAt or modifiedAt (``speed.modifiedAt>...``):
+    such a query is tested on the document with every stamp in place."""
+    if isinstance(expr, And | Or):
+        return any(reads_stamps(t) for t in expr.terms)
+    return any(name in STAMP_MEMBERS for name in expr.path.names[1:])
+
+
 # --- parsing ---------------------------------------------------------------------------
 _NAME = re.compile(r"[^\W\d][\w\-]*(?::[^\W\d][\w\-]*)?")
 _SEGMENT = re.compile(r"[^\W\d][\w\-]*|\*")
