@@ -149,6 +149,17 @@ async def test_creating_twice_is_already_exists(client: httpx.AsyncClient) -> No
             "must carry its @context",
         ),
         (b"[1, 2]", JSON, 400, "InvalidRequest", "JSON object"),  # ETSI 001_02_02
+        # An attribute's type that is no string (these were 500s: a list is unhashable).
+        *(
+            (
+                b'{"id": "urn:x:1", "type": "T", "a": {"type": ' + t + b', "value": 1}}',
+                JSON,
+                400,
+                "BadRequestData",
+                "has a type that is not a string",
+            )
+            for t in (b'["Property"]', b"null", b"5", b'{"a": 1}')
+        ),
         (
             b'{"id": "urn:x:1", "type": "T", "a": ' + b"[" * 70 + b"]" * 70 + b"}",
             JSON,

@@ -153,6 +153,57 @@ def is_datetime(value: Any) -> bool:
     return True
 
 
+def _relationship_problem(value: Any) -> str | None:
+    if is_uri(value) or (isinstance(value, list) and value and all(is_uri(v) for v in value)):
+        return None
+    return "is a Relationship whose object is not a URI"
+
+
+def _list_relationship_problem(value: Any) -> str | None:
+    if isinstance(value, list) and all(
+        is_uri(v) or (isinstance(v, dict) and is_uri(v.get("object"))) for v in value
+    ):
+        return None
+    return "is a ListRelationship whose objectList is not a list of URIs"
+
+
+def _language_problem(value: Any) -> str | None:
+    if (
+        isinstance(value, dict)
+        and value
+        and all(isinstance(k, str) and isinstance(v, str | list) for k, v in value.items())
+    ):
+        return None
+    return "is a LanguageProperty whose languageMap is not a map of language tags to strings"
+
+
+def _vocab_problem(value: Any) -> str | None:
+    if isinstance(value, str) or (
+        isinstance(value, list) and all(isinstance(v, str) for v in value)
+    ):
+        return None
+    return "is a VocabProperty whose vocab is not a term"
+
+
+def _list_problem(value: Any) -> str | None:
+    return None if isinstance(value, list) else "is a ListProperty whose valueList is not a list"
+
+
+#: Attribute type -> why its value member is not what the kind needs (None: it is); a
+#: Property's and a JsonProperty's value may be anything.
+_KIND_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "Relationship": _relationship_problem,
+    "ListRelationship": _list_relationship_problem,
+    "GeoProperty": geometry_problem,
+    "LanguageProperty": _language_problem,
+    "VocabProperty": _vocab_problem,
+    "ListProperty": _list_problem,
+}
+#: Members of an instance that need no check of their own (the value member is checked by
+#: its kind): an instance with only these has nothing more to check, drop or walk.
+_UNCHECKED_MEMBERS = INSTANCE_MEMBERS - {"observedAt", "unitCode", "datasetId"} - _SYSTEM
+
+
 def instance_from(
     entity_id: str,
     name: str,
@@ -175,16 +226,20 @@ def instance_from(
     """
     if depth > 4:
         raise _bad(entity_id, name, "nests sub-attributes deeper than 4 levels")
-    if isinstance(raw, dict) and "type" in raw and raw["type"] in VALUE_MEMBER:
-        inst = dict(raw)
-    elif isinstance(raw, dict) and raw.get("type") in GEOMETRY_TYPES and "coordinates" in raw:
-        inst = {"type": "GeoProperty", "value": raw}  # concise GeoProperty
-    elif isinstance(raw, dict) and "type" in raw and isinstance(raw["type"], str):
-        raise _bad(entity_id, name, f"has an unknown attribute type {raw['type'][:40]!r}")
-    elif isinstance(raw, dict):
-        kind = next((k for m, k in _KIND_BY_MEMBER if m in raw), None)
-        # A JSON object without any value member is a Property whose value is the object.
-        inst = {"type": "Property", "value": raw} if kind is None else {"type": kind, **raw}
+    if isinstance(raw, dict):
+        kind = raw.get("type")
+        if kind.__class__ is str and kind in VALUE_MEMBER:
+            inst = dict(raw)
+        elif "type" not in raw:
+            found = next((k for m, k in _KIND_BY_MEMBER if m in raw), None)
+            # A JSON object without any value member is a Property whose value is the object.
+            inst = {"type": "Property", "value": raw} if found is None else {"type": found, **raw}
+        elif not isinstance(kind, str):
+            raise _bad(entity_id, name, "has a type that is not a string")
+        elif kind in GEOMETRY_TYPES and "coordinates" in raw:
+            inst = {"type": "GeoProperty", "value": raw}  # concise GeoProperty
+        else:
+            raise _bad(entity_id, name, f"has an unknown attribute type {kind[:40]!r}")
     else:
         if raw is None:
             raise _bad(entity_id, name, "has a null value")
@@ -192,39 +247,19 @@ def instance_from(
 
     kind = inst["type"]
     member = VALUE_MEMBER[kind]
-    if member not in inst or inst[member] is None:
+    value = inst.get(member)
+    if value is None:
         raise _bad(entity_id, name, f"is a {kind} without its {member!r}")
-    value = inst[member]
-    if kind == "Relationship" and not (
-        is_uri(value) or (isinstance(value, list) and value and all(is_uri(v) for v in value))
-    ):
-        raise _bad(entity_id, name, "is a Relationship whose object is not a URI")
-    if kind == "ListRelationship" and not (
-        isinstance(value, list)
-        and all(is_uri(v) or (isinstance(v, dict) and is_uri(v.get("object"))) for v in value)
-    ):
-        raise _bad(entity_id, name, "is a ListRelationship whose objectList is not a list of URIs")
-    if kind == "GeoProperty":
-        problem = geometry_problem(value)
+    check = _KIND_CHECKS.get(kind)
+    if check is not None:
+        problem = check(value)
         if problem:
             raise _bad(entity_id, name, problem)
-    if kind == "LanguageProperty" and not (
-        isinstance(value, dict)
-        and value
-        and all(isinstance(k, str) and isinstance(v, str | list) for k, v in value.items())
-    ):
-        raise _bad(
-            entity_id,
-            name,
-            "is a LanguageProperty whose languageMap is not a map of language tags to strings",
-        )
-    if kind == "VocabProperty" and not (
-        isinstance(value, str)
-        or (isinstance(value, list) and all(isinstance(v, str) for v in value))
-    ):
-        raise _bad(entity_id, name, "is a VocabProperty whose vocab is not a term")
-    if kind == "ListProperty" and not isinstance(value, list):
-        raise _bad(entity_id, name, "is a ListProperty whose valueList is not a list")
+    if inst.keys() <= _UNCHECKED_MEMBERS:  # most instances: no member left to check or walk
+        if now is not None and not implicit:
+            inst["createdAt"] = now
+            inst["modifiedAt"] = now
+        return inst if finish is None or "vocab" not in inst else finish(inst)
     if "observedAt" in inst and not is_datetime(inst["observedAt"]):
         raise _bad(entity_id, name, "has an observedAt that is not a DateTime")
     if "unitCode" in inst and not isinstance(inst["unitCode"], str):
@@ -234,7 +269,7 @@ def instance_from(
     if not _SYSTEM.isdisjoint(inst):
         for system in SYSTEM_MEMBERS:
             inst.pop(system, None)
-    if inst.keys() <= INSTANCE_MEMBERS:  # no sub-attribute (most instances): nothing to walk
+    if inst.keys() <= INSTANCE_MEMBERS:  # no sub-attribute: nothing to walk
         if now is not None and not implicit:
             inst["createdAt"] = now
             inst["modifiedAt"] = now
