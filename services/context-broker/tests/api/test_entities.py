@@ -74,6 +74,23 @@ async def test_ld_json_keeps_its_context_and_sys_attrs_are_added(
     assert entity["createdAt"].endswith("Z") and entity["modifiedAt"].endswith("Z")
 
 
+async def test_a_vocab_member_on_another_kind_is_kept_as_it_is(client: httpx.AsyncClient) -> None:
+    """A concise attribute with an ``object`` is a Relationship (4.5.1); a ``vocab`` member
+    it also carries is not a VocabProperty's and may hold anything: kept, its terms only
+    expanded (a number or an object in it was a 500)."""
+    eid = new_id()
+    body = {
+        "id": eid,
+        "type": "T",
+        "a": {"object": "urn:x:1", "vocab": 5},
+        "b": {"object": "urn:x:2", "vocab": [{"x": 1}, "term"]},
+    }
+    assert (await client.post("/ngsi-ld/v1/entities", json=body)).status_code == 201
+    got = (await client.get(f"/ngsi-ld/v1/entities/{eid}")).json()
+    assert got["a"] == {"type": "Relationship", "object": "urn:x:1", "vocab": 5}
+    assert got["b"]["vocab"] == [{"x": 1}, "term"]
+
+
 async def test_tenants_are_isolated(client: httpx.AsyncClient) -> None:
     eid = new_id()
     created = await client.post(

@@ -206,11 +206,17 @@ class EntityService:
         out: dict[str, Any] = {}
         for key, value in inst.items():
             if key == "vocab":
-                out[key] = (
-                    ctx.expand_vocab_value(value)
-                    if isinstance(value, str)
-                    else [ctx.expand_vocab_value(v) for v in value]
-                )
+                # A VocabProperty's is checked (a term or a list of terms); another kind may
+                # carry a "vocab" of any shape: only its terms are expanded, as compaction
+                # does (ngsild/jsonld.py _names).
+                if isinstance(value, str):
+                    out[key] = ctx.expand_vocab_value(value)
+                elif isinstance(value, list):
+                    out[key] = [
+                        ctx.expand_vocab_value(v) if isinstance(v, str) else v for v in value
+                    ]
+                else:
+                    out[key] = value
             elif key in INSTANCE_MEMBERS:
                 out[key] = value
             else:  # a sub-attribute, already checked by instances_from
