@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from context_broker.entities.repository import StoredEntity, stamped_attrs
+from context_broker.entities.repository import COLUMNS, StoredEntity, entity_of
 from context_broker.ngsild.geo import geo_box_of
 
 # The parts every statement shares: $1 tenant, $2-$5 the rows, $6 the time of the batch,
@@ -61,12 +61,12 @@ FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $7::text[], $8::text
      AS r(id, types, attrs, scopes, geo, stamped)
 WHERE e.tenant = $1 AND e.id = r.id
 """
-_LOCK = """
-SELECT id, types, attrs, scopes, created_at, modified_at, stamped FROM entity
+_LOCK = f"""
+SELECT {COLUMNS} FROM entity
 WHERE tenant = $1 AND id = ANY($2::text[])
 ORDER BY id
 FOR UPDATE
-"""
+"""  # noqa: S608 - constant
 _DELETE = "DELETE FROM entity WHERE tenant = $1 AND id = ANY($2::text[]) RETURNING id"
 
 
@@ -122,17 +122,7 @@ async def lock(conn: asyncpg.Connection, tenant: str, ids: list[str]) -> dict[st
     if not ids:
         return {}
     rows = await conn.fetch(_LOCK, tenant, sorted(set(ids)))
-    return {
-        r["id"]: StoredEntity(
-            r["id"],
-            list(r["types"]),
-            stamped_attrs(r["attrs"], r["stamped"]),
-            r["scopes"],
-            r["created_at"],
-            r["modified_at"],
-        )
-        for r in rows
-    }
+    return {r["id"]: entity_of(r) for r in rows}
 
 
 async def update(

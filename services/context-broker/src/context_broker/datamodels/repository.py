@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
-from context_broker.entities.repository import StoredEntity, stamped_attrs
+from context_broker.entities.repository import COLUMNS, StoredEntity, entity_of
 
 
 async def modes(conn: asyncpg.Connection, tenant: str) -> dict[str, str]:
@@ -37,18 +37,11 @@ async def entities_of_type(
     """Every entity of the type in the tenant, read by a cursor in pages (constant memory);
     ``conn`` must be in a transaction."""
     cursor = conn.cursor(
-        "SELECT id, types, attrs, scopes, created_at, modified_at, stamped FROM entity "
+        f"SELECT {COLUMNS} FROM entity "  # noqa: S608 - constant
         "WHERE tenant = $1 AND types @> $2::text[] ORDER BY id",
         tenant,
         [type_iri],
         prefetch=batch,
     )
     async for r in cursor:
-        yield StoredEntity(
-            r["id"],
-            list(r["types"]),
-            stamped_attrs(r["attrs"], r["stamped"]),
-            r["scopes"],
-            r["created_at"],
-            r["modified_at"],
-        )
+        yield entity_of(r)

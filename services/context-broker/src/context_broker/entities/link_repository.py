@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncpg
 
-from context_broker.entities.repository import _COLUMNS, StoredEntity, _entity
+from context_broker.entities.repository import COLUMNS, StoredEntity, entity_of
 
-_GET_MANY = f"SELECT {_COLUMNS} FROM entity WHERE tenant = $1 AND id = ANY($2::text[])"  # noqa: S608 - constant
+_GET_MANY = f"SELECT {COLUMNS} FROM entity WHERE tenant = $1 AND id = ANY($2::text[])"  # noqa: S608 - constant
 
 
 async def get_many(
@@ -17,4 +17,4 @@ async def get_many(
     if not ids:
         return {}
     rows = await conn.fetch(_GET_MANY, tenant, ids)
-    return {row["id"]: _entity(row) for row in rows}
+    return {row["id"]: entity_of(row) for row in rows}

@@ -20,7 +20,8 @@ from context_broker.ngsild.selectors import AnyOf, Atom, Selector
 from mims_shared.db import jsonb
 from mims_shared.errors import BadRequestData
 
-_COLUMNS = "id, types, attrs, scopes, created_at, modified_at, stamped"
+#: The columns :func:`entity_of` reads.
+COLUMNS = "id, types, attrs, scopes, created_at, modified_at, stamped"
 # geo_box: the index box of the default location (ngsild/geo.py geo_box_of), on every write.
 # stamped: the stamps of the instances that have none of their own (StoredEntity.stamped).
 _INSERT = (
@@ -28,7 +29,7 @@ _INSERT = (
     "stamped) VALUES ($1, $2, $3, $4, $5, $6, $6, $7::text::box, $8) "
     "ON CONFLICT (tenant, id) DO NOTHING RETURNING 1"
 )
-_GET = f"SELECT {_COLUMNS} FROM entity WHERE tenant = $1 AND id = $2"  # noqa: S608 - constant
+_GET = f"SELECT {COLUMNS} FROM entity WHERE tenant = $1 AND id = $2"  # noqa: S608 - constant
 _GET_FOR_UPDATE = _GET + " FOR UPDATE"
 _SAVE = (
     "UPDATE entity SET types = $3, attrs = $4, scopes = $5, modified_at = $6, "
@@ -37,7 +38,7 @@ _SAVE = (
 _DELETE = "DELETE FROM entity WHERE tenant = $1 AND id = $2 RETURNING 1"
 # Optimistic read-modify-write: the row's version (xmin changes with every update) is read
 # with it, and the update only applies if it is still the same.
-_GET_VERSIONED = f"SELECT {_COLUMNS}, xmin FROM entity WHERE tenant = $1 AND id = $2"  # noqa: S608
+_GET_VERSIONED = f"SELECT {COLUMNS}, xmin FROM entity WHERE tenant = $1 AND id = $2"  # noqa: S608
 _GET_VERSIONED_FOR_UPDATE = _GET_VERSIONED + " FOR UPDATE"
 _SAVE_IF = _SAVE + " AND xmin = $9 RETURNING 1"
 # The same, recording the history of the update in the statement (ngsild/history.py
@@ -76,7 +77,7 @@ class StoredEntity:
     """An entity as stored. ``stamped``: the createdAt and modifiedAt of every instance of
     ``attrs`` that has none of its own (an entity built by a whole write leaves them out:
     migrations/0014_implicit_stamps.sql); None when every instance has its own, as every
-    entity read from the database has (:func:`stamped_attrs`)."""
+    entity read from the database has (:func:`entity_of`)."""
 
     id: str
     types: list[str]
@@ -87,16 +88,15 @@ class StoredEntity:
     stamped: str | None = None
 
 
-def stamped_attrs(attrs: dict[str, Any], stamped: str | None) -> dict[str, Any]:
-    """The attributes of a row with every stamp in place (the row's ``stamped`` filled in)."""
-    return attrs if stamped is None else fill_stamps(attrs, stamped)
-
-
-def _entity(row: asyncpg.Record) -> StoredEntity:
+def entity_of(row: asyncpg.Record) -> StoredEntity:
+    """The entity of a row selected with ``COLUMNS``, every instance's stamps in place (the
+    row's ``stamped`` filled in where an instance has none of its own)."""
+    stamped = row["stamped"]
+    attrs = row["attrs"] if stamped is None else fill_stamps(row["attrs"], stamped)
     return StoredEntity(
         row["id"],
         list(row["types"]),
-        stamped_attrs(row["attrs"], row["stamped"]),
+        attrs,
         row["scopes"],
         row["created_at"],
         row["modified_at"],
@@ -123,7 +123,7 @@ async def get(
     conn: asyncpg.Connection, tenant: str, eid: str, *, for_update: bool = False
 ) -> StoredEntity | None:
     row = await conn.fetchrow(_GET_FOR_UPDATE if for_update else _GET, tenant, eid)
-    return None if row is None else _entity(row)
+    return None if row is None else entity_of(row)
 
 
 async def save(conn: asyncpg.Connection, tenant: str, e: StoredEntity) -> None:
@@ -152,7 +152,7 @@ async def get_versioned(
     row = await conn.fetchrow(
         _GET_VERSIONED_FOR_UPDATE if for_update else _GET_VERSIONED, tenant, eid
     )
-    return None if row is None else (_entity(row), row["xmin"])
+    return None if row is None else (entity_of(row), row["xmin"])
 
 
 async def save_if(
@@ -322,7 +322,7 @@ async def _ordered_scan(
         """The first ``budget`` candidates in id order: each branch and their merge keep
         id order (constant fragments only, see _where; every value is bound)."""
         branches = [
-            f"(SELECT {_COLUMNS} FROM entity WHERE {w} ORDER BY id LIMIT {budget})"  # noqa: S608
+            f"(SELECT {COLUMNS} FROM entity WHERE {w} ORDER BY id LIMIT {budget})"  # noqa: S608
             for w in wheres
         ]
         if len(branches) == 1:
@@ -332,7 +332,7 @@ async def _ordered_scan(
 
     # The outer filter stops at the page's last match.
     sql = (
-        f"SELECT {_COLUMNS} FROM {walk(f'${n + 2}')} c WHERE {f.q_doc} @? ${n + 1}::jsonpath "  # noqa: S608
+        f"SELECT {COLUMNS} FROM {walk(f'${n + 2}')} c WHERE {f.q_doc} @? ${n + 1}::jsonpath "  # noqa: S608
         f"ORDER BY id OFFSET ${n + 3} LIMIT ${n + 4}"
     )
     count = max(ORDERED_SCAN_BUDGET, 8 * (offset + limit))
@@ -362,7 +362,7 @@ def _several_types(base: str, typ: str) -> str:
 
 def _keyed_branches(f: Filter, end: int | None) -> tuple[list[str], list[Any]]:
     """The matches of a keyed query (entities/indexed.py) of one type, as SELECTs of
-    ``_COLUMNS`` in id order, disjoint: among the entities of that type alone, one per
+    ``COLUMNS`` in id order, disjoint: among the entities of that type alone, one per
     index range: per value, ``key = value`` and the rest of ``q``; for the sentinel,
     ``key = []`` and the whole ``q``; and the (few) entities with that type among others
     (partial index of migration 0011), tested with the whole ``q``. ``end``: each stops
@@ -381,7 +381,7 @@ def _keyed_branches(f: Filter, end: int | None) -> tuple[list[str], list[Any]]:
     alone = f"{base} AND types = {typ}::text[] AND {k.attr.present}"
     rest = f" AND {f.q_doc} @? {arg(k.rest_path)}::jsonpath" if k.rest_path else ""
     tail = "" if end is None else f" ORDER BY id LIMIT {arg(end)}"
-    cols = "1" if end is None else _COLUMNS
+    cols = "1" if end is None else COLUMNS
     # Constant fragments only: the key is built from the configured IRI (a quoted literal,
     # entities/indexed.py), every value of the request is bound.
     wheres = [f"{alone} AND {k.attr.key} = {arg(v)}::jsonb{rest}" for v in k.values]
@@ -397,7 +397,7 @@ def keyed_page_sql(f: Filter, offset: int, limit: int) -> tuple[str, list[Any]]:
     selects, args = _keyed_branches(f, offset + limit)
     n = len(args)
     sql = (
-        f"SELECT {_COLUMNS} FROM ({' UNION ALL '.join(selects)}) m "  # noqa: S608
+        f"SELECT {COLUMNS} FROM ({' UNION ALL '.join(selects)}) m "  # noqa: S608
         f"ORDER BY id OFFSET ${n + 1} LIMIT ${n + 2}"
     )
     return sql, [*args, offset, limit]
@@ -428,7 +428,7 @@ async def query(
         if f.keyed is not None and f.q_path is not None and one_type:
             rows = await _keyed_page(conn, f, offset, limit) if limit > 0 else []
             total = await _keyed_count(conn, f) if count else None
-            return [_entity(r) for r in rows], total
+            return [entity_of(r) for r in rows], total
         ordered = None
         if limit > 0 and f.q_path is not None and offset + limit <= MAX_ORDERED_PAGE_END:
             ordered = await _ordered_scan(conn, f, offset, limit)
@@ -438,7 +438,7 @@ async def query(
             n = len(args)
             # Built from constant fragments only (see _where); every value is bound.
             sql = (
-                f"SELECT {_COLUMNS} FROM entity WHERE {where} ORDER BY id "  # noqa: S608
+                f"SELECT {COLUMNS} FROM entity WHERE {where} ORDER BY id "  # noqa: S608
                 f"OFFSET ${n + 1} LIMIT ${n + 2}"
             )
             rows = await conn.fetch(sql, *args, offset, limit)
@@ -447,7 +447,7 @@ async def query(
             total = int(await conn.fetchval(sql, *args))
     except asyncpg.InvalidRegularExpressionError as exc:
         raise BadRequestData(f"A regular expression of the query is not valid: {exc}") from None
-    return [_entity(r) for r in rows], total
+    return [entity_of(r) for r in rows], total
 
 
 async def query_geo(
@@ -486,11 +486,9 @@ async def query_geo(
     page = kept[offset : offset + limit] if limit > 0 else []
     rows = []
     if page:
-        sql = (
-            f"SELECT {_COLUMNS} FROM entity WHERE tenant = $1 AND id = ANY($2::text[]) ORDER BY id"  # noqa: S608
-        )
+        sql = f"SELECT {COLUMNS} FROM entity WHERE tenant = $1 AND id = ANY($2::text[]) ORDER BY id"  # noqa: S608
         rows = await conn.fetch(sql, f.tenant, page)
-    return [_entity(r) for r in rows], len(kept) if count else None
+    return [entity_of(r) for r in rows], len(kept) if count else None
 
 
 async def purge(

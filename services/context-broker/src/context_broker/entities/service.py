@@ -223,7 +223,7 @@ class EntityService:
                 out[expand_name(ctx, key)] = self._expand_instance(value, ctx)
         return out
 
-    def _build(
+    def build(
         self,
         body: Any,
         ctx: CompiledContext,
@@ -232,8 +232,10 @@ class EntityService:
         now: datetime,
         implicit: bool = True,
     ) -> StoredEntity:
-        """The entity of a body, for a whole write (stored as it is): its instances' stamps
-        are implicit (the entity's ``stamped``) unless ``implicit`` is False."""
+        """The entity a Create Entity body describes, checked whole and expanded; with
+        ``implicit``, to be stored as it is (a whole write: its instances' stamps are left to
+        the entity's ``stamped``), else with every stamp (to be merged into a stored one).
+        Also the building block of the batch operations (batch/service.py)."""
         entity = parse_entity(body, context_in_body=context_in_body)
         stamp_ = _iso(now)
         types = list(dict.fromkeys(expand_name(ctx, t) for t in entity.types))
@@ -270,7 +272,7 @@ class EntityService:
     ) -> str:
         """Create Entity (5.6.1): stored whole, or not at all."""
         check = await self.checker(tenant)
-        e = self._build(body, ctx, context_in_body=context_in_body, now=_now())
+        e = self.build(body, ctx, context_in_body=context_in_body, now=_now())
         check(e)
         async with self.db.unit_of_work(transaction=False) as uow:
             if not await repository.insert(uow.connection, tenant, e):
@@ -522,7 +524,7 @@ class EntityService:
         _check_id(eid)
         if isinstance(body, dict) and "id" not in body:
             body = {**body, "id": eid}
-        new = self._build(body, ctx, context_in_body=context_in_body, now=_now())
+        new = self.build(body, ctx, context_in_body=context_in_body, now=_now())
         if new.id != eid:
             raise BadRequestData(f"The body's id {new.id} is not {eid}")
 
@@ -746,20 +748,6 @@ class EntityService:
         return await self._join(tenant, roots, ctx, view, join)
 
     # --- building blocks of the batch operations (batch/service.py): same behaviour ---------
-    def build(
-        self,
-        body: Any,
-        ctx: CompiledContext,
-        *,
-        context_in_body: bool,
-        now: datetime,
-        implicit: bool = True,
-    ) -> StoredEntity:
-        """The entity a Create Entity body describes, checked whole and expanded; with
-        ``implicit``, to be stored as it is (its stamps left to ``stamped``), else with
-        every stamp (to be merged into a stored entity)."""
-        return self._build(body, ctx, context_in_body=context_in_body, now=now, implicit=implicit)
-
     def written(
         self, eid: str, body: dict[str, Any], ctx: CompiledContext, now: str
     ) -> dict[str, tuple[Any, set[str | None]]]:
