@@ -15,10 +15,11 @@
 -- before, and rows of partial writes (which the broker writes back with every stamp),
 -- have `stamped` NULL and every stamp explicit.
 --
--- The broker fills the stamps in as it reads a row (entities/repository.py), so what is
--- above it sees every stamp; SQL that reads stamps from `attrs` reads them through
--- entity_attrs_stamped(): the history of updates (which instances changed), the change
--- capture for notifications, and a `q` on an attribute's createdAt or modifiedAt.
+-- The broker fills the stamps in as it reads a row (entities/repository.py entity_of), and
+-- the notifier as it reads a change row (which carries `stamped` with the attributes), so
+-- what is above them sees every stamp. In SQL, the history of updates compares each
+-- instance's effective stamps (its own, else the row's), and a `q` on an attribute's
+-- createdAt or modifiedAt reads the document through entity_attrs_stamped().
 
 ALTER TABLE entity ADD COLUMN stamped text;
 
@@ -44,7 +45,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         FROM jsonb_each(attrs) AS a) END
 $$;
 
--- Notifications compare and show instances with their stamps: the change rows carry them.
+-- Notifications compare and show instances with their stamps: the change rows carry the
+-- rows' `stamped` beside their attributes (subscriptions/repository.py fills them in).
+ALTER TABLE entity_change ADD COLUMN old_stamped text, ADD COLUMN new_stamped text;
+
 CREATE OR REPLACE FUNCTION entity_change_capture() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM subscription) THEN
@@ -52,22 +56,22 @@ BEGIN
     END IF;
     IF TG_OP = 'INSERT' THEN
         INSERT INTO entity_change (tenant, id, op, new_types, new_attrs, new_scopes,
-                                   created_at, modified_at)
-        SELECT n.tenant, n.id, 'create', n.types, entity_attrs_stamped(n.attrs, n.stamped),
-               n.scopes, n.created_at, n.modified_at
+                                   new_stamped, created_at, modified_at)
+        SELECT n.tenant, n.id, 'create', n.types, n.attrs, n.scopes, n.stamped,
+               n.created_at, n.modified_at
         FROM new_rows n;
     ELSIF TG_OP = 'UPDATE' THEN
         INSERT INTO entity_change (tenant, id, op, old_types, old_attrs, old_scopes,
-                                   new_types, new_attrs, new_scopes, created_at, modified_at)
-        SELECT n.tenant, n.id, 'update', o.types, entity_attrs_stamped(o.attrs, o.stamped),
-               o.scopes, n.types, entity_attrs_stamped(n.attrs, n.stamped), n.scopes,
-               n.created_at, n.modified_at
+                                   old_stamped, new_types, new_attrs, new_scopes, new_stamped,
+                                   created_at, modified_at)
+        SELECT n.tenant, n.id, 'update', o.types, o.attrs, o.scopes, o.stamped, n.types,
+               n.attrs, n.scopes, n.stamped, n.created_at, n.modified_at
         FROM new_rows n JOIN old_rows o ON o.tenant = n.tenant AND o.id = n.id;
     ELSE
         INSERT INTO entity_change (tenant, id, op, old_types, old_attrs, old_scopes,
-                                   created_at, modified_at)
-        SELECT o.tenant, o.id, 'delete', o.types, entity_attrs_stamped(o.attrs, o.stamped),
-               o.scopes, o.created_at, o.modified_at
+                                   old_stamped, created_at, modified_at)
+        SELECT o.tenant, o.id, 'delete', o.types, o.attrs, o.scopes, o.stamped,
+               o.created_at, o.modified_at
         FROM old_rows o;
     END IF;
     PERFORM pg_notify('mims_entity_change', '');
@@ -76,9 +80,13 @@ END
 $$;
 
 -- The history of updates (migration 0012) compares the instances before and after with
--- their stamps: an instance written again with the same value is a new instance in the
--- history, as it was when every instance carried its modifiedAt. (The snapshot of a
--- created entity, and deletions, read no stamps.)
+-- their stamps, as if each carried its own: an instance written again with the same value
+-- is a new instance in the history, as it was when every instance carried its modifiedAt.
+-- Without rebuilding documents: an instance changed iff its members but the stamps differ
+-- (looked at only when the stored instances differ) or its effective createdAt or
+-- modifiedAt (its own, else the row's `stamped`) differs; when the row's `stamped` moved,
+-- every attribute is looked at. (The snapshot of a created entity, and deletions, read no
+-- stamps.)
 CREATE OR REPLACE FUNCTION history_entity_updated() RETURNS trigger
 LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
@@ -104,31 +112,44 @@ BEGIN
     WITH w AS MATERIALIZED (
         SELECT (SELECT t.key FROM temporal_entity t WHERE t.tenant = r.tenant AND t.id = r.id)
                    AS key,
-               entity_attrs_stamped(r.attrs, r.stamped) AS attrs,
-               entity_attrs_stamped(p.attrs, p.stamped) AS before,
+               r.attrs, p.attrs AS before, r.stamped, p.stamped AS stamped_before,
                r.scopes, p.scopes AS scopes_before,
                r.modified_at AS written
         FROM new_rows r JOIN old_rows p ON p.tenant = r.tenant AND p.id = r.id
-    ), a AS (  -- the attributes that differ, with their values before and after
-        SELECT w.key, w.written, x.key AS attr, x.value AS now, w.before -> x.key AS was
+    ), a AS (  -- the attributes that may differ, with their values before and after
+        SELECT w.key, w.written, x.key AS attr, x.value AS now, w.before -> x.key AS was,
+               w.stamped, w.stamped_before
         FROM w CROSS JOIN LATERAL jsonb_each(w.attrs) AS x
         WHERE w.before -> x.key IS DISTINCT FROM x.value
+           OR w.stamped IS DISTINCT FROM w.stamped_before
         UNION ALL
-        SELECT w.key, w.written, x.key, NULL, x.value
+        SELECT w.key, w.written, x.key, NULL, x.value, NULL, w.stamped_before
         FROM w CROSS JOIN LATERAL jsonb_each(w.before) AS x
         WHERE NOT w.attrs ? x.key
     ), n AS (  -- '' stands for the default instance: equality joins are hashed
-        SELECT a.key, a.written, a.attr, coalesce(i ->> 'datasetId', '') AS ds, i AS inst
+        SELECT a.key, a.written, a.attr, coalesce(i ->> 'datasetId', '') AS ds, i AS inst,
+               CASE WHEN i ? 'modifiedAt' THEN i ->> 'createdAt' ELSE a.stamped END
+                   AS created,
+               CASE WHEN i ? 'modifiedAt' THEN i ->> 'modifiedAt' ELSE a.stamped END
+                   AS modified
         FROM a CROSS JOIN LATERAL history_instances(a.now) AS i
         WHERE a.now IS NOT NULL
     ), o AS (
-        SELECT a.key, a.written, a.attr, coalesce(i ->> 'datasetId', '') AS ds, i AS inst
+        SELECT a.key, a.written, a.attr, coalesce(i ->> 'datasetId', '') AS ds, i AS inst,
+               CASE WHEN i ? 'modifiedAt' THEN i ->> 'createdAt' ELSE a.stamped_before END
+                   AS created,
+               CASE WHEN i ? 'modifiedAt' THEN i ->> 'modifiedAt' ELSE a.stamped_before END
+                   AS modified
         FROM a CROSS JOIN LATERAL history_instances(a.was) AS i
         WHERE a.was IS NOT NULL
     ), changed AS (
         SELECT n.key, n.attr, n.ds, n.inst, n.written
         FROM n LEFT JOIN o ON o.key = n.key AND o.attr = n.attr AND o.ds = n.ds
-        WHERE o.inst IS DISTINCT FROM n.inst
+        WHERE o.modified IS DISTINCT FROM n.modified
+           OR o.created IS DISTINCT FROM n.created
+           OR (o.inst IS DISTINCT FROM n.inst
+               AND o.inst - '{createdAt,modifiedAt}'::text[]
+                   IS DISTINCT FROM n.inst - '{createdAt,modifiedAt}'::text[])
     ), gone AS (
         SELECT o.key, o.attr, o.ds, o.inst, o.written
         FROM o

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from context_broker.entities.repository import StoredEntity
+from context_broker.ngsild.attributes import fill_stamps
 from context_broker.subscriptions.matching import Change
 from mims_shared.db import jsonb
 
@@ -164,32 +165,31 @@ async def all_subscriptions(conn: asyncpg.Connection) -> list[StoredSubscription
 
 # --- the outbox ---------------------------------------------------------------------------
 _CLAIM = (
-    "SELECT seq, tenant, id, op, old_types, old_attrs, old_scopes, new_types, new_attrs, "
-    "new_scopes, created_at, modified_at, at FROM entity_change ORDER BY seq "
-    "LIMIT $1 FOR UPDATE SKIP LOCKED"
+    "SELECT seq, tenant, id, op, old_types, old_attrs, old_scopes, old_stamped, new_types, "
+    "new_attrs, new_scopes, new_stamped, created_at, modified_at, at FROM entity_change "
+    "ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED"
 )
 
 
+def _side(r: asyncpg.Record, side: str) -> StoredEntity | None:
+    """The entity before (``old``) or after (``new``) a change, every instance's stamps in
+    place (the row's ``stamped``: migrations/0014_implicit_stamps.sql); None if none."""
+    types = r[f"{side}_types"]
+    if types is None:
+        return None
+    attrs, stamped = r[f"{side}_attrs"], r[f"{side}_stamped"]
+    return StoredEntity(
+        r["id"],
+        list(types),
+        attrs if stamped is None else fill_stamps(attrs, stamped),
+        r[f"{side}_scopes"],
+        r["created_at"],
+        r["modified_at"],
+    )
+
+
 def _change(r: asyncpg.Record) -> Change:
-    old = new = None
-    if r["old_types"] is not None:
-        old = StoredEntity(
-            r["id"],
-            list(r["old_types"]),
-            r["old_attrs"],
-            r["old_scopes"],
-            r["created_at"],
-            r["modified_at"],
-        )
-    if r["new_types"] is not None:
-        new = StoredEntity(
-            r["id"],
-            list(r["new_types"]),
-            r["new_attrs"],
-            r["new_scopes"],
-            r["created_at"],
-            r["modified_at"],
-        )
+    old, new = _side(r, "old"), _side(r, "new")
     return Change(r["seq"], r["tenant"], r["id"], r["op"], old, new, r["at"])
 
 
