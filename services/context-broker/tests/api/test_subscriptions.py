@@ -166,6 +166,13 @@ async def test_update_refuses_a_fragment_that_breaks_the_subscription(
         {"entities": None},  # neither entities nor watchedAttributes left
         {"expiresAt": "2001-01-01T00:00:00Z"},
         {"id": "urn:ngsi-ld:Subscription:other"},
+        # Names that are not strings (these were 500s: only strings can be renamed).
+        {"watchedAttributes": [1]},
+        {"watchedAttributes": ["a", {"b": 1}]},
+        {"notification": {"endpoint": {"uri": "http://127.0.0.1:9/n"}, "attributes": [None]}},
+        # A member compared with a set of values that is no string (unhashable: 500s).
+        {"notification": {"endpoint": {"uri": "http://127.0.0.1:9/n", "accept": {}}}},
+        {"notification": {"endpoint": {"uri": "http://127.0.0.1:9/n"}, "format": ["x"]}},
     ):
         r = await client.patch(f"{BASE}/subscriptions/{sid}", json=fragment)
         assert r.status_code == 400, (fragment, r.text)

@@ -157,7 +157,7 @@ def check_endpoint(endpoint: Any) -> None:
     if parts.scheme.startswith("mqtt") and not parts.path.strip("/"):
         raise _bad("An MQTT endpoint names its topic: mqtt://host:port/topic")
     accept = endpoint.get("accept")
-    if accept is not None and accept not in ACCEPTS:
+    if accept is not None and not (isinstance(accept, str) and accept in ACCEPTS):
         raise _bad(f"notification.endpoint.accept must be one of {', '.join(sorted(ACCEPTS))}")
     if "timeout" in endpoint:
         _positive(endpoint["timeout"], "notification.endpoint.timeout")
@@ -194,7 +194,7 @@ def check_notification(params: Any) -> None:
     if "attributes" in params:
         _names(params["attributes"], "notification.attributes")
     fmt = params.get("format")
-    if fmt is not None and fmt not in FORMATS:
+    if fmt is not None and not (isinstance(fmt, str) and fmt in FORMATS):
         raise _bad("notification.format must be normalized, keyValues, simplified or concise")
     for flag in ("sysAttrs", "showChanges"):
         if flag in params and not isinstance(params[flag], bool):

@@ -60,11 +60,15 @@ def rename_names(
             else sel
             for sel in out["entities"]
         ]
+    # Only names are renamed: anything else is left for the checks to refuse (a 400).
     if isinstance(out.get("watchedAttributes"), list):
-        out["watchedAttributes"] = [rename(a) for a in out["watchedAttributes"]]
+        out["watchedAttributes"] = [
+            rename(a) if isinstance(a, str) else a for a in out["watchedAttributes"]
+        ]
     note = out.get("notification")
     if isinstance(note, dict) and isinstance(note.get("attributes"), list):
-        out["notification"] = {**note, "attributes": [rename(a) for a in note["attributes"]]}
+        names = [rename(a) if isinstance(a, str) else a for a in note["attributes"]]
+        out["notification"] = {**note, "attributes": names}
     geo = out.get("geoQ")
     if isinstance(geo, dict) and isinstance(geo.get("geoproperty"), str):
         out["geoQ"] = {**geo, "geoproperty": rename(geo["geoproperty"])}
