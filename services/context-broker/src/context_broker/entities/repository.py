@@ -91,12 +91,10 @@ class StoredEntity:
 def entity_of(row: asyncpg.Record) -> StoredEntity:
     """The entity of a row selected with ``COLUMNS``, every instance's stamps in place (the
     row's ``stamped`` filled in where an instance has none of its own)."""
-    stamped = row["stamped"]
-    attrs = row["attrs"] if stamped is None else fill_stamps(row["attrs"], stamped)
     return StoredEntity(
         row["id"],
         list(row["types"]),
-        attrs,
+        fill_stamps(row["attrs"], row["stamped"]),
         row["scopes"],
         row["created_at"],
         row["modified_at"],

@@ -70,6 +70,9 @@ INSTANCE_MEMBERS = frozenset(
 #: Members the broker sets itself; a client's are ignored.
 SYSTEM_MEMBERS = ("createdAt", "modifiedAt", "deletedAt", "instanceId")
 _SYSTEM = frozenset(SYSTEM_MEMBERS)
+#: The stamps of an instance: history keeps them in columns, and a document written whole
+#: leaves them to its row's ``stamped`` (:func:`fill_stamps`).
+STAMP_MEMBERS = frozenset({"createdAt", "modifiedAt"})
 
 GEOMETRY_TYPES = frozenset(
     {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
@@ -255,28 +258,22 @@ def instance_from(
         problem = check(value)
         if problem:
             raise _bad(entity_id, name, problem)
-    if inst.keys() <= _UNCHECKED_MEMBERS:  # most instances: no member left to check or walk
-        if now is not None and not implicit:
-            inst["createdAt"] = now
-            inst["modifiedAt"] = now
-        return inst if finish is None or "vocab" not in inst else finish(inst)
-    if "observedAt" in inst and not is_datetime(inst["observedAt"]):
-        raise _bad(entity_id, name, "has an observedAt that is not a DateTime")
-    if "unitCode" in inst and not isinstance(inst["unitCode"], str):
-        raise _bad(entity_id, name, "has a unitCode that is not a string")
-    if "datasetId" in inst and not is_uri(inst["datasetId"]):
-        raise _bad(entity_id, name, "has a datasetId that is not a URI")
-    if not _SYSTEM.isdisjoint(inst):
-        for system in SYSTEM_MEMBERS:
-            inst.pop(system, None)
-    if inst.keys() <= INSTANCE_MEMBERS:  # no sub-attribute: nothing to walk
-        if now is not None and not implicit:
-            inst["createdAt"] = now
-            inst["modifiedAt"] = now
-        return inst if finish is None or "vocab" not in inst else finish(inst)
-    if now is not None:
+    if not inst.keys() <= _UNCHECKED_MEMBERS:  # most instances have nothing more to check
+        if "observedAt" in inst and not is_datetime(inst["observedAt"]):
+            raise _bad(entity_id, name, "has an observedAt that is not a DateTime")
+        if "unitCode" in inst and not isinstance(inst["unitCode"], str):
+            raise _bad(entity_id, name, "has a unitCode that is not a string")
+        if "datasetId" in inst and not is_uri(inst["datasetId"]):
+            raise _bad(entity_id, name, "has a datasetId that is not a URI")
+        if not _SYSTEM.isdisjoint(inst):
+            for system in SYSTEM_MEMBERS:
+                inst.pop(system, None)
+    plain = inst.keys() <= INSTANCE_MEMBERS  # no sub-attribute: nothing to walk
+    if now is not None and not (plain and implicit):
         inst["createdAt"] = now
         inst["modifiedAt"] = now
+    if plain:
+        return inst if finish is None or "vocab" not in inst else finish(inst)
     for key in list(inst):
         if key in INSTANCE_MEMBERS:
             continue
@@ -333,20 +330,18 @@ def stamp(inst: dict[str, Any], now: str, created: str | None = None) -> dict[st
     return inst
 
 
-def fill_stamps(attrs: dict[str, Any], stamped: str) -> dict[str, Any]:
+def fill_stamps(attrs: dict[str, Any], stamped: str | None) -> dict[str, Any]:
     """Give every instance of ``attrs`` that has no stamps of its own ``stamped`` as its
     createdAt and modifiedAt, in place (as read from a row whose ``stamped`` is set:
-    migrations/0014_implicit_stamps.sql). Only instances without sub-attributes are ever
-    stored without them, so their sub-attributes need no walk."""
-    for value in attrs.values():
-        if value.__class__ is list:
-            for inst in value:
+    migrations/0014_implicit_stamps.sql; None: every instance has its own). Only instances
+    without sub-attributes are ever stored without them, so their sub-attributes need no
+    walk."""
+    if stamped is not None:
+        for value in attrs.values():
+            for inst in value if value.__class__ is list else (value,):
                 if "modifiedAt" not in inst:
                     inst["createdAt"] = stamped
                     inst["modifiedAt"] = stamped
-        elif "modifiedAt" not in value:
-            value["createdAt"] = stamped
-            value["modifiedAt"] = stamped
     return attrs
 
 

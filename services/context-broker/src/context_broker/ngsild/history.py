@@ -14,13 +14,12 @@ from typing import Any
 
 import orjson
 
-#: Members an instance is recorded without (attr_instance columns hold them).
-_SYSTEM = frozenset({"createdAt", "modifiedAt"})
+from context_broker.ngsild.attributes import STAMP_MEMBERS
 
 
 def unstamped(inst: dict[str, Any]) -> dict[str, Any]:
     """An instance as history records it: without createdAt and modifiedAt (columns)."""
-    return {k: v for k, v in inst.items() if k not in _SYSTEM}
+    return {k: v for k, v in inst.items() if k not in STAMP_MEMBERS}
 
 
 def _by_dataset(value: Any) -> dict[str | None, Any]:

@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import partial
 from typing import Literal
 
+from context_broker.ngsild.attributes import STAMP_MEMBERS
 from mims_shared.errors import BadRequestData
 
 #: Longest ``q`` accepted, in characters (after URL-decoding).
@@ -144,11 +145,6 @@ class Or:
 
 
 QExpr = Exists | Compare | Pattern | And | Or
-
-
-#: The system members of an instance that a stored document may leave implicit
-#: (migrations/0014_implicit_stamps.sql).
-STAMP_MEMBERS = frozenset({"createdAt", "modifiedAt"})
 
 
 def reads_stamps(expr: QExpr) -> bool:

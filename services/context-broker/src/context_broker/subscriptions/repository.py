@@ -177,11 +177,10 @@ def _side(r: asyncpg.Record, side: str) -> StoredEntity | None:
     types = r[f"{side}_types"]
     if types is None:
         return None
-    attrs, stamped = r[f"{side}_attrs"], r[f"{side}_stamped"]
     return StoredEntity(
         r["id"],
         list(types),
-        attrs if stamped is None else fill_stamps(attrs, stamped),
+        fill_stamps(r[f"{side}_attrs"], r[f"{side}_stamped"]),
         r[f"{side}_scopes"],
         r["created_at"],
         r["modified_at"],
